@@ -1,0 +1,148 @@
+"""The motion file: what the backend writes and the add-on imports.
+
+`motion.npz` (numpy archive, no pickled objects) holds scalars `format` ("blender-vibe-motion"), `format_version`,
+`fps`, `width`, `height`, `estimator`, `estimator_version`, `source`, `person_ids` (P,), and per person with id K
+arrays named `person_K/<field>` for the fields of `Person`. The official `vibe_output.pkl` and TCMR's
+`tcmr_output.pkl` (joblib dicts keyed by track id) are read too, through the safe unpickler.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from .camera import orig_cam_to_translation
+from .safe_pickle import load_untrusted_pickle
+
+FORMAT_NAME = "blender-vibe-motion"
+FORMAT_VERSION = 1
+
+
+class MotionFileError(ValueError):
+    """The file is not a motion file this add-on can read."""
+
+
+@dataclass
+class Person:
+    """One tracked person; every array has N rows, one per frame in `frame_ids`."""
+
+    pose: np.ndarray       # (N, 72) axis-angle, SMPL joint order, root in VIBE's camera frame
+    betas: np.ndarray      # (N, 10)
+    trans: np.ndarray      # (N, 3) SMPL transl in metres, camera frame (see smpl_rig.camera)
+    cam: np.ndarray        # (N, 3) crop weak-perspective camera (s, tx, ty)
+    orig_cam: np.ndarray   # (N, 4) full-image camera (sx, sy, tx, ty)
+    bboxes: np.ndarray     # (N, 4) cx, cy, w, h in pixels
+    frame_ids: np.ndarray  # (N,) video frame index of each row
+    joints3d: np.ndarray   # (N, J, 3) estimator's 3D joints, camera frame, metres
+
+    def __post_init__(self) -> None:
+        n = len(self.frame_ids)
+        for f in fields(self):
+            value = np.asarray(getattr(self, f.name))
+            if len(value) != n:
+                raise MotionFileError(f"person field '{f.name}' has {len(value)} rows, expected {n} (one per frame)")
+            setattr(self, f.name, value)
+        if self.pose.shape[1:] != (72,) or self.betas.shape[1:] != (10,):
+            raise MotionFileError(f"pose must be (N, 72) and betas (N, 10), got {self.pose.shape}, {self.betas.shape}")
+
+
+@dataclass
+class Motion:
+    fps: float
+    width: int
+    height: int
+    estimator: str
+    estimator_version: str = ""
+    source: str = ""
+    people: dict[int, Person] = field(default_factory=dict)
+
+
+def save_motion(motion: Motion, path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, then rename over the target."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT_NAME), "format_version": np.array(FORMAT_VERSION),
+        "fps": np.array(float(motion.fps)), "width": np.array(int(motion.width)),
+        "height": np.array(int(motion.height)), "estimator": np.array(motion.estimator),
+        "estimator_version": np.array(motion.estimator_version), "source": np.array(motion.source),
+        "person_ids": np.array(sorted(motion.people), dtype=np.int64),
+    }
+    for pid, person in motion.people.items():
+        for f in fields(Person):
+            arrays[f"person_{pid}/{f.name}"] = np.asarray(getattr(person, f.name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_motion(path: str | Path) -> Motion:
+    """Read `motion.npz`, `vibe_output.pkl` or `tcmr_output.pkl`; raise MotionFileError with the reason otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise MotionFileError(f"motion file not found: {path}")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic.startswith(b"PK"):
+        return _load_npz(path)
+    if magic[:1] == b"\x80":
+        return _load_official_pickle(path)
+    raise MotionFileError(
+        f"{path.name} is not a motion file: expected the backend's motion.npz or VIBE/TCMR's output .pkl"
+    )
+
+
+def _load_npz(path: Path) -> Motion:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "format" not in data or str(data["format"]) != FORMAT_NAME:
+                raise MotionFileError(f"{path.name} is a numpy archive but not a blender-vibe motion file")
+            if int(data["format_version"]) > FORMAT_VERSION:
+                raise MotionFileError(f"{path.name} was written by a newer version; update the add-on")
+            people = {
+                int(pid): Person(**{f.name: data[f"person_{pid}/{f.name}"] for f in fields(Person)})
+                for pid in data["person_ids"]
+            }
+            return Motion(
+                fps=float(data["fps"]), width=int(data["width"]), height=int(data["height"]),
+                estimator=str(data["estimator"]), estimator_version=str(data["estimator_version"]),
+                source=str(data["source"]), people=people,
+            )
+    except (KeyError, ValueError, OSError) as exc:
+        if isinstance(exc, MotionFileError):
+            raise
+        raise MotionFileError(f"{path.name} is damaged or incomplete: {exc}") from exc
+
+
+def _load_official_pickle(path: Path) -> Motion:
+    try:
+        raw = load_untrusted_pickle(path)
+    except ValueError as exc:
+        raise MotionFileError(f"{path.name} cannot be read safely: {exc}") from exc
+    required = ("pose", "betas", "pred_cam", "orig_cam", "bboxes", "frame_ids")
+    if not isinstance(raw, dict) or not raw or not all(
+        isinstance(v, dict) and all(k in v for k in required) for v in raw.values()
+    ):
+        raise MotionFileError(
+            f"{path.name} is not a VIBE/TCMR output: expected a dict keyed by track id with {', '.join(required)}"
+        )
+    people = {}
+    for tid, p in raw.items():
+        orig_cam = np.asarray(p["orig_cam"], dtype=np.float64)
+        joints3d = p.get("joints3d", np.zeros((len(p["frame_ids"]), 0, 3)))
+        people[int(tid)] = Person(
+            pose=p["pose"], betas=p["betas"], trans=orig_cam_to_translation(orig_cam), cam=p["pred_cam"],
+            orig_cam=orig_cam, bboxes=p["bboxes"], frame_ids=np.asarray(p["frame_ids"]).astype(np.int64),
+            joints3d=joints3d,
+        )
+    estimator = "tcmr" if "tcmr" in path.name.lower() else "vibe"
+    # The official outputs record neither fps nor image size: 30 fps is VIBE's demo default.
+    return Motion(fps=30.0, width=0, height=0, estimator=estimator, source=path.name, people=people)
