@@ -11,3 +11,7 @@ class BackendError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} {self.fix}".strip()
+
+
+class NothingFound(BackendError):
+    """An estimator saw no person in a tracklet's crops: the pipeline drops that tracklet (a false detection)."""

@@ -1,0 +1,82 @@
+"""`python -m backend VIDEO --out DIR`: arguments, JSON-lines progress, one result or error line, a log file."""
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from .errors import BackendError
+from .pipeline import RunOptions, run
+from .progress import Progress
+
+
+def parse_frames(text: str) -> tuple[int, int | None]:
+    """'START:END' (END exclusive, either side may be empty) -> (start, end)."""
+    start, sep, end = text.partition(":")
+    try:
+        first = int(start) if start else 0
+        last = int(end) if end else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--frames expects START:END, e.g. 0:300, got {text!r}") from None
+    if not sep or first < 0 or (last is not None and last <= first):
+        raise argparse.ArgumentTypeError(f"--frames expects START:END with 0 <= START < END, got {text!r}")
+    return first, last
+
+
+class _JsonArgumentParser(argparse.ArgumentParser):
+    """Bad arguments end with one JSON error line too (exit code 2), so the add-on can show the message."""
+
+    def error(self, message: str) -> None:
+        Progress().emit(error=f"Invalid arguments: {message}", fix=f"Run '{self.prog} --help' for the options.")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _JsonArgumentParser(prog="python -m backend", description="Estimate SMPL motion of every person "
+                                     "in a video and write DIR/motion.npz; progress is printed as JSON lines.")
+    parser.add_argument("video", type=Path, help="input video file")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder laid out like the official vibe_data (model weights, SMPL model)")
+    parser.add_argument("--estimator", choices=["auto", "vibe", "tcmr", "default"], default="auto",
+                        help="auto: TCMR, then VIBE, when the data folder has their files; else the default one")
+    parser.add_argument("--checkpoint", default=None, help="VIBE/TCMR checkpoint file name inside the data folder")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--frames", type=parse_frames, default=(0, None), metavar="START:END",
+                        help="frame range to process, END exclusive")
+    parser.add_argument("--min-frames", type=int, default=25, help="drop people tracked for fewer frames")
+    parser.add_argument("--smooth", type=float, default=1.5,
+                        help="temporal smoothing strength (Gaussian sigma in frames); 0 turns it off")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    progress = Progress()
+    args = build_parser().parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = (args.out / "backend.log").resolve()
+    logging.basicConfig(filename=log_path, filemode="w", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.info("arguments: %s", vars(args))
+    options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
+                         checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
+                         min_frames=args.min_frames, smooth=args.smooth)
+    try:
+        path, motion = run(options, progress)
+    except BackendError as exc:
+        logging.error("%s", exc)
+        progress.emit(error=exc.message, fix=exc.fix, log=str(log_path))
+        return 1
+    except Exception as exc:  # an unexpected failure still ends with one JSON error line and the log
+        logging.error("unexpected failure\n%s", traceback.format_exc())
+        progress.emit(error=f"The backend failed unexpectedly: {type(exc).__name__}: {exc}",
+                      fix="See the log file for details and report it with the log attached.", log=str(log_path))
+        return 1
+    progress.emit(result="ok", motion=str(path.resolve()), people=sorted(motion.people),
+                  estimator=motion.estimator, log=str(log_path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The backend job: video -> detection and tracking -> per-person crops -> estimator -> camera -> smoothing -> file.
+
+Two streamed passes over the video keep memory bounded whatever its length: the first detects and tracks (boxes
+only), the second crops the tracked people and feeds each tracklet to the estimator in chunks of `CHUNK` frames
+(VIBE's demo restarts its GRU every 450 frames the same way).
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from smpl_rig.camera import crop_cam_to_orig_cam, orig_cam_to_translation
+from smpl_rig.motion import Motion, Person, save_motion
+
+from .crops import crop_people
+from .detection import create_detector
+from .errors import BackendError, NothingFound
+from .estimators import create_estimator, resolve_device
+from .progress import Progress
+from .smoothing import smooth_pose, smooth_vectors
+from .tracking import SortTracker, Tracklet, collect_tracklets
+from .video import VideoReader
+
+CHUNK = 450
+
+
+@dataclass
+class RunOptions:
+    video: Path
+    out_dir: Path
+    data_dir: Path | None = None
+    estimator: str = "auto"
+    checkpoint: str | None = None
+    device: str = "auto"
+    start: int = 0
+    end: int | None = None
+    min_frames: int = 25
+    smooth: float = 1.5
+
+
+def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
+    """Run the whole job and write `out_dir/motion.npz`; raises BackendError with an actionable message."""
+    device = resolve_device(options.device)
+    reader = VideoReader(options.video, start=options.start, end=options.end)
+    estimator, reason = create_estimator(options.estimator, options.data_dir, device, options.checkpoint)
+    progress.emit(stage="setup", estimator=estimator.name, reason=reason, device=device,
+                  frames=reader.num_frames, fps=reader.fps, width=reader.width, height=reader.height)
+    detector = create_detector(options.data_dir, device)
+    tracklets = detect_and_track(reader, detector, options.min_frames, progress)
+    if not tracklets:
+        raise BackendError(
+            f"No person was found in {Path(options.video).name} for at least {options.min_frames} frames "
+            f"(detector: {detector.name}).",
+            "Use a clip where a whole person is clearly visible, or lower the minimum track length (--min-frames).",
+        )
+    raw = estimate_tracklets(reader, tracklets, estimator, progress)
+    if not raw:
+        raise BackendError(
+            f"The {estimator.name} estimator found no person in any tracked region of {Path(options.video).name}.",
+            "Use a clip where a whole person is clearly visible, or try another estimator.",
+        )
+    people = {tid: to_person(tracklets[tid], rows, out, reader.width, reader.height, options.smooth)
+              for tid, (rows, out) in raw.items()}
+    motion = Motion(fps=reader.fps, width=reader.width, height=reader.height, estimator=estimator.name,
+                    estimator_version=estimator.version, source=str(Path(options.video).resolve()), people=people)
+    progress.update("write", 0, 1)
+    path = save_motion(motion, Path(options.out_dir) / "motion.npz")
+    progress.update("write", 1, 1)
+    return path, motion
+
+
+def detect_and_track(reader: VideoReader, detector, min_frames: int, progress: Progress) -> dict[int, Tracklet]:
+    """First pass: detections per frame, fed to SORT; tracklets shorter than `min_frames` are dropped."""
+
+    def detections():
+        for i, (frame_id, rgb) in enumerate(reader):
+            yield frame_id, detector.detect(rgb)
+            progress.update("detect", i + 1, reader.num_frames)
+
+    return collect_tracklets(detections(), min_frames=min_frames, tracker=SortTracker())
+
+
+def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator,
+                       progress: Progress) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Second pass: crop every tracked person and run the estimator on chunks of each tracklet, in frame order.
+
+    Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
+    """
+    crop_size = getattr(estimator, "crop_size", 224)
+    active: dict[int, list[tuple[int, int]]] = defaultdict(list)  # frame -> [(track id, row)]
+    for tid, tracklet in tracklets.items():
+        for row, frame_id in enumerate(tracklet.frame_ids):
+            active[int(frame_id)].append((tid, row))
+    buffers: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    results: dict[int, list[tuple[list[int], dict]]] = defaultdict(list)
+    last_frame = max(int(t.frame_ids[-1]) for t in tracklets.values())
+    for i, (frame_id, rgb) in enumerate(reader):
+        if frame_id > last_frame:
+            break
+        here = active.get(frame_id, [])
+        if here:
+            boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
+            for (tid, row), crop in zip(here, crop_people(rgb, boxes, size=crop_size), strict=True):
+                buffers[tid].append((row, crop))
+                if len(buffers[tid]) == CHUNK or row == len(tracklets[tid].frame_ids) - 1:
+                    rows, crops = zip(*buffers.pop(tid), strict=True)
+                    try:
+                        results[tid].append((list(rows), estimator.estimate(np.stack(crops))))
+                    except NothingFound as exc:
+                        logging.info("track %d, rows %d-%d dropped: %s", tid, rows[0], rows[-1], exc)
+        progress.update("estimate", i + 1, reader.num_frames)
+    return {
+        tid: (np.concatenate([rows for rows, _ in chunks]),
+              {k: np.concatenate([out[k] for _, out in chunks]) for k in chunks[0][1]})
+        for tid, chunks in results.items()
+    }
+
+
+def to_person(tracklet: Tracklet, rows: np.ndarray, out: dict[str, np.ndarray], width: int, height: int,
+              smooth: float) -> Person:
+    """Estimator output for `rows` of a tracklet -> a Person with full-image camera, root translation, smoothing."""
+    frame_ids = np.asarray(tracklet.frame_ids, dtype=np.int64)[rows]
+    bboxes = np.asarray(tracklet.bboxes, dtype=np.float64)[rows]
+    orig_cam = crop_cam_to_orig_cam(out["cam"], bboxes, width, height)
+    trans = orig_cam_to_translation(orig_cam)
+    return Person(
+        pose=smooth_pose(out["pose"], frame_ids, smooth).astype(np.float32),
+        betas=np.asarray(out["betas"], dtype=np.float32),
+        trans=smooth_vectors(trans, frame_ids, smooth).astype(np.float32),
+        cam=np.asarray(out["cam"], dtype=np.float32),
+        orig_cam=orig_cam.astype(np.float32),
+        bboxes=bboxes.astype(np.float32),
+        frame_ids=frame_ids,
+        joints3d=np.asarray(out["joints3d"], dtype=np.float32),
+    )
+
