@@ -1,0 +1,1 @@
+"""Torch networks of the official models, with parameter names equal to the published checkpoints."""

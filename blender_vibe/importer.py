@@ -1,0 +1,186 @@
+"""Import a motion into the scene: one new collection per import, one armature and body per tracked person.
+
+Naming: collection "VIBE <file stem>", armature object and data "Person <track id>" (custom property
+`vibe_track_id`; Blender appends .001 on a second import), body "<armature> body", action "<armature> motion".
+Video frame f is keyed at Blender frame f + 1; the scene's fps and frame range are set from the motion. A person is
+visible only on the frames where it was tracked: `hide_viewport` and `hide_render` are keyed on the armature and
+body (constant interpolation), and the pose keys interpolate across the hidden gaps.
+
+The import is all or nothing: on any error every data-block it created is removed, the scene's timing and active
+object are restored, and the error is re-raised.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from smpl_rig.blender.action import key_visibility
+from smpl_rig.blender.armature import create_armature, key_motion, rest_rotations
+from smpl_rig.blender.body import create_proxy_body, create_smpl_body
+from smpl_rig.default_skeleton import default_rest_joints
+from smpl_rig.motion import Motion, Person, load_motion
+from smpl_rig.rig_pose import blender_rest_joints, fit_bone_lengths, visibility_keys
+from smpl_rig.skeleton import NUM_JOINTS
+from smpl_rig.smpl_model import SmplModel, load_smpl_model
+
+SMPL_MODEL_FILE = "SMPL_NEUTRAL.pkl"
+FIRST_FRAME = 1  # the Blender frame of video frame 0
+_ID_COLLECTIONS = ("objects", "armatures", "meshes", "actions", "collections", "shape_keys")
+
+
+def import_motion_file(
+    context: bpy.types.Context,
+    filepath: str | Path,
+    data_dir: str | Path | None,
+    person_ids: Iterable[int] | None = None,
+) -> list[bpy.types.Object]:
+    """Read `motion.npz`, `vibe_output.pkl` or `tcmr_output.pkl` and import it; see `import_motion`."""
+    motion = load_motion(filepath)
+    return import_motion(context, motion, data_dir, person_ids, collection_name=f"VIBE {Path(filepath).stem}")
+
+
+def import_motion(
+    context: bpy.types.Context,
+    motion: Motion,
+    data_dir: str | Path | None,
+    person_ids: Iterable[int] | None = None,
+    collection_name: str = "VIBE motion",
+) -> list[bpy.types.Object]:
+    """Import the people `person_ids` (all when None) of `motion`; returns their armatures.
+
+    data_dir: a folder laid out like VIBE's `vibe_data`; with its SMPL_NEUTRAL.pkl the rig gets the SMPL rest
+    joints and mesh, otherwise (also when empty or None) the default skeleton and a proxy body.
+    """
+    people = _select_people(motion, person_ids)
+    model = _find_smpl_model(data_dir)
+    if not np.isfinite(motion.fps) or motion.fps <= 0:
+        raise ValueError(f"the motion's frame rate {motion.fps} is not positive; the file is damaged")
+    if context.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    state = _SceneState.capture(context)
+    try:
+        collection = bpy.data.collections.new(collection_name)
+        context.scene.collection.children.link(collection)
+        last_frame = FIRST_FRAME + max(int(person.frame_ids[-1]) for person in people.values())
+        armatures = [
+            _import_person(context, track_id, person, collection, model, last_frame)
+            for track_id, person in people.items()
+        ]
+        _set_timing(context.scene, motion.fps, last_frame)
+    except BaseException:
+        state.restore(context)
+        raise
+    context.view_layer.objects.active = armatures[0]
+    return armatures
+
+
+def _select_people(motion: Motion, person_ids: Iterable[int] | None) -> dict[int, Person]:
+    if not motion.people:
+        raise ValueError("the motion file holds no people: no one was tracked long enough in the video")
+    wanted = sorted(motion.people) if person_ids is None else [int(i) for i in person_ids]
+    missing = [i for i in wanted if i not in motion.people]
+    if missing or not wanted:
+        raise ValueError(
+            f"no person with track id {', '.join(map(str, missing)) or '(none given)'} in the file; "
+            f"it holds track ids {', '.join(map(str, sorted(motion.people)))}"
+        )
+    for track_id in wanted:
+        _check_person(track_id, motion.people[track_id])
+    return {i: motion.people[i] for i in wanted}
+
+
+def _check_person(track_id: int, person: Person) -> None:
+    frames = person.frame_ids
+    if len(frames) == 0:
+        raise ValueError(f"person {track_id} has no frames; import the others by track id")
+    if frames[0] < 0 or np.any(np.diff(frames) <= 0):
+        raise ValueError(f"person {track_id}'s frame ids are negative or not increasing: the file is damaged")
+    if not (np.isfinite(person.pose).all() and np.isfinite(person.trans).all()):
+        raise ValueError(f"person {track_id} has non-finite pose or translation values: re-run the estimator")
+
+
+def _find_smpl_model(data_dir: str | Path | None) -> SmplModel | None:
+    if not data_dir:
+        return None
+    folder = Path(bpy.path.abspath(str(data_dir)))
+    if not folder.is_dir():
+        raise ValueError(
+            f"data folder not found: {folder}. Choose the folder holding {SMPL_MODEL_FILE} (VIBE's vibe_data), "
+            "or leave it empty to use the default skeleton"
+        )
+    path = folder / SMPL_MODEL_FILE
+    return load_smpl_model(path) if path.is_file() else None
+
+
+def _import_person(
+    context: bpy.types.Context,
+    track_id: int,
+    person: Person,
+    collection: bpy.types.Collection,
+    model: SmplModel | None,
+    last_frame: int,
+) -> bpy.types.Object:
+    name = f"Person {track_id}"
+    betas = person.betas.mean(axis=0)
+    if model is not None:
+        rest_joints = model.rest_joints(betas)
+    elif person.joints3d.shape[1:] == (NUM_JOINTS, 3):
+        rest_joints = fit_bone_lengths(default_rest_joints(), person.joints3d)
+    else:
+        rest_joints = default_rest_joints()
+    armature = create_armature(context, name, collection, blender_rest_joints(rest_joints))
+    armature["vibe_track_id"] = track_id
+    frames = person.frame_ids + FIRST_FRAME
+    key_motion(armature, frames, person.pose, person.trans, rest_joints)
+    if model is not None:
+        body = create_smpl_body(f"{armature.name} body", collection, armature, model, betas)
+    else:
+        body = create_proxy_body(f"{armature.name} body", collection, armature, rest_rotations(armature))
+    key_frames, hidden = visibility_keys(frames, FIRST_FRAME, last_frame)
+    if len(key_frames):
+        for obj in (armature, body):
+            key_visibility(obj, key_frames, hidden)
+    return armature
+
+
+def _set_timing(scene: bpy.types.Scene, fps: float, last_frame: int) -> None:
+    """Scene fps as Blender stores it (integer fps / fps_base, e.g. 30 / 1.001 for 29.97) and the motion's range."""
+    scene.render.fps = max(1, round(fps))
+    scene.render.fps_base = scene.render.fps / fps
+    scene.frame_start, scene.frame_end = FIRST_FRAME, last_frame
+    scene.frame_set(FIRST_FRAME)
+
+
+@dataclass
+class _SceneState:
+    """What an import touches, to put back when it fails: data-blocks that existed, timing, active object."""
+
+    existing: set[int]
+    timing: tuple
+    active_name: str | None
+
+    @staticmethod
+    def capture(context: bpy.types.Context) -> "_SceneState":
+        scene = context.scene
+        return _SceneState(
+            existing={block.as_pointer() for block in _data_blocks()},
+            timing=(scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current),
+            active_name=getattr(context.view_layer.objects.active, "name", None),
+        )
+
+    def restore(self, context: bpy.types.Context) -> None:
+        if context.mode != "OBJECT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+        bpy.data.batch_remove([block for block in _data_blocks() if block.as_pointer() not in self.existing])
+        scene = context.scene
+        scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end, frame = self.timing
+        scene.frame_set(frame)
+        context.view_layer.objects.active = bpy.data.objects.get(self.active_name or "")
+
+
+def _data_blocks():
+    for name in _ID_COLLECTIONS:
+        yield from getattr(bpy.data, name)
