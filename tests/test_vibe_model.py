@@ -14,7 +14,6 @@ from backend.models.temporal import VibeGenerator
 from backend.smpl_layer import VIBE_JOINT_NAMES, load_smpl_layer
 from backend.vibe import load_vibe
 from tests.checkpoints_synthetic import (
-    make_data_dir,
     make_j_regressor,
     resnet50_state,
     spin_model_state,
@@ -125,8 +124,8 @@ def np_vibe(features: np.ndarray, w: dict, smpl: dict, extra: np.ndarray) -> dic
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    return make_data_dir(tmp_path_factory.mktemp("vibe"))
+def data_dir(vibe_data_dir):
+    return vibe_data_dir
 
 
 @pytest.fixture(scope="module")
