@@ -24,6 +24,13 @@ def parse_frames(text: str) -> tuple[int, int | None]:
     return first, last
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 class _JsonArgumentParser(argparse.ArgumentParser):
     """Bad arguments end with one JSON error line too (exit code 2), so the add-on can show the message."""
 
@@ -45,9 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--frames", type=parse_frames, default=(0, None), metavar="START:END",
                         help="frame range to process, END exclusive")
-    parser.add_argument("--min-frames", type=int, default=25, help="drop people tracked for fewer frames")
+    parser.add_argument("--min-frames", type=non_negative_int, default=25, help="drop people tracked for fewer frames")
     parser.add_argument("--smooth", type=float, default=1.5,
                         help="temporal smoothing strength (Gaussian sigma in frames); 0 turns it off")
+    parser.add_argument("--detect-every", type=non_negative_int, default=0, metavar="K",
+                        help="run the person detector on every K-th frame and interpolate boxes in between "
+                             "(0: every frame for YOLOv3, every 4th for the built-in detector)")
     return parser
 
 
@@ -61,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.info("arguments: %s", vars(args))
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
-                         min_frames=args.min_frames, smooth=args.smooth)
+                         min_frames=args.min_frames, smooth=args.smooth,
+                         detect_every=args.detect_every)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:

@@ -130,9 +130,24 @@ def square_boxes(boxes: np.ndarray) -> np.ndarray:
     return np.stack([boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, side, side], axis=-1)
 
 
+def fill_gaps(frame_ids: np.ndarray, boxes: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly interpolate boxes over runs of at most `max_gap - 1` missing frames (e.g. between strided
+    detections); longer gaps stay gaps."""
+    steps = np.diff(frame_ids)
+    fill = (steps > 1) & (steps <= max_gap)
+    if not fill.any():
+        return frame_ids, boxes
+    dense = np.concatenate([frame_ids[:1]] + [np.arange(a + 1, b + 1) if f else np.array([b])
+                                              for a, b, f in zip(frame_ids[:-1], frame_ids[1:], fill, strict=True)])
+    return dense, np.stack([np.interp(dense, frame_ids, boxes[:, k]) for k in range(boxes.shape[1])], axis=-1)
+
+
 def collect_tracklets(frames: Iterable[tuple[int, np.ndarray]], min_frames: int = 25,
-                      tracker: SortTracker | None = None) -> dict[int, Tracklet]:
-    """Track `(frame_id, detections (K, 5))` in frame order -> {id: Tracklet}, ids 1.. in order of appearance."""
+                      tracker: SortTracker | None = None, max_gap: int = 1) -> dict[int, Tracklet]:
+    """Track `(frame_id, detections (K, 5))` in frame order -> {id: Tracklet}, ids 1.. in order of appearance.
+
+    With `max_gap` > 1 (detections on every k-th frame only), boxes of the frames in between are interpolated.
+    """
     tracker = tracker or SortTracker()
     rows: dict[int, list[tuple[int, np.ndarray]]] = {}
     for frame_id, dets in frames:
@@ -140,9 +155,10 @@ def collect_tracklets(frames: Iterable[tuple[int, np.ndarray]], min_frames: int 
             continue  # the official demo leaves the tracker untouched on frames without detections
         for track in tracker.update(dets):
             rows.setdefault(int(track[4]), []).append((int(frame_id), track[:4]))
-    kept = sorted((r[0][0], raw_id) for raw_id, r in rows.items() if len(r) >= min_frames)
+    dense = {raw_id: fill_gaps(np.array([f for f, _ in r], dtype=np.int64), np.array([b for _, b in r]), max_gap)
+             for raw_id, r in rows.items()}
+    kept = sorted((ids[0], raw_id) for raw_id, (ids, _) in dense.items() if len(ids) >= min_frames)
     return {
-        new_id: Tracklet(frame_ids=np.array([f for f, _ in rows[raw_id]], dtype=np.int64),
-                         bboxes=square_boxes(np.array([b for _, b in rows[raw_id]])))
+        new_id: Tracklet(frame_ids=dense[raw_id][0], bboxes=square_boxes(dense[raw_id][1]))
         for new_id, (_, raw_id) in enumerate(kept, start=1)
     }

@@ -1,6 +1,6 @@
 import numpy as np
 
-from backend.tracking import SortTracker, collect_tracklets, square_boxes
+from backend.tracking import SortTracker, collect_tracklets, fill_gaps, square_boxes
 
 
 def walk(start_xy, velocity, size, frames, score=0.9):
@@ -96,3 +96,19 @@ def test_tracklet_boxes_are_squares_on_the_tracked_box_centre():
     assert np.allclose(tracklet.bboxes[:, :2], (boxes[:, :2] + boxes[:, 2:4]) / 2, atol=1)
     wide = square_boxes(np.array([[0.0, 0.0, 120.0, 30.0]]))
     assert np.array_equal(wide, [[60.0, 15.0, 120.0, 120.0]])
+
+
+def test_strided_detections_are_interpolated_into_dense_tracklets():
+    truth = np.array([[10.0 + 3 * f, 20.0, 60.0 + 3 * f, 120.0, 0.9] for f in range(41)])
+    strided = ((f, truth[f:f + 1]) for f in range(0, 41, 4))
+    tracklets = collect_tracklets(strided, min_frames=30, max_gap=4)
+    (tracklet,) = tracklets.values()
+    assert list(tracklet.frame_ids) == list(range(tracklet.frame_ids[0], 41))
+    expected = square_boxes(truth[tracklet.frame_ids])
+    assert np.abs(tracklet.bboxes - expected).max() < 2.0  # the Kalman-corrected boxes, linearly in between
+    assert collect_tracklets(((f, truth[f:f + 1]) for f in range(0, 41, 4)), min_frames=30, max_gap=1) == {}
+
+
+def test_fill_gaps_leaves_long_gaps():
+    frames, boxes = fill_gaps(np.array([0, 2, 10]), np.array([[0.0], [2.0], [10.0]]), max_gap=3)
+    assert list(frames) == [0, 1, 2, 10] and np.allclose(boxes[:, 0], [0, 1, 2, 10])
