@@ -29,12 +29,15 @@ class TcmrModel(VibeModel):
 
 
 def load_tcmr(data_dir: str | Path, checkpoint: str = "tcmr_demo_model.pth.tar",
-              device: str | torch.device = "cpu") -> TcmrModel:
-    """Build TCMR from the data folder (TCMR's base_data); `checkpoint` is a file name in it (or a path)."""
+              device: str | torch.device = "cpu", edges: str = "pad") -> TcmrModel:
+    """Build TCMR from the data folder (TCMR's base_data); `checkpoint` is a file name in it (or a path).
+
+    `edges` picks the windows of the first and last frames: "pad" (repeat the sequence's first/last frame) or
+    "official" (the official demo's static windows), see `backend.models.tcmr.demo_windows`."""
     folder = Path(data_dir)
     target = resolve_device(device)
     checkpoint_path = folder / checkpoint
-    generator = TcmrGenerator(load_smpl_layer(folder))
+    generator = TcmrGenerator(load_smpl_layer(folder), edges=edges)
     load_generator(generator, folder, checkpoint_path, TCMR_MODEL_FILE, target)
     return TcmrModel(load_spin_backbone(folder, target), generator, target,
                      version=checkpoint_path.name.removesuffix(".pth.tar"))

@@ -89,17 +89,27 @@ class TemporalEncoder(nn.Module):
         return (views * scores[:, :, None]).sum(dim=1), scores
 
 
-def demo_windows(num_frames: int, seq_len: int = DEMO_SEQ_LEN) -> np.ndarray:
-    """(num_frames, seq_len) frame indices of the window the official demo feeds for each frame (stride 1).
+EDGE_MODES = ("pad", "official")
 
-    With seq_len 16, frame t sits at the mid position of the real window t-8 .. t+7 wherever that fits in the
-    sequence; the first 8 and last 7 frames instead get their own feature repeated 16 times, as the official
-    `FeatureDataset` (lib/dataset/_dataset_demo.py) does.
+
+def demo_windows(num_frames: int, seq_len: int = DEMO_SEQ_LEN, edges: str = "pad") -> np.ndarray:
+    """(num_frames, seq_len) frame indices of the window fed for each frame (stride 1), frame t at the mid position
+    of t-8 .. t+7 (seq_len 16).
+
+    edges="pad" (the default, as specified for this project): near the ends the sequence is padded by repeating its
+    first and last frames, so edge frames keep real temporal context. edges="official": what the official
+    `FeatureDataset` (lib/dataset/_dataset_demo.py) does, where a full window does not fit (the first 8 and last 7
+    frames) the frame's own feature is repeated 16 times.
     """
+    if edges not in EDGE_MODES:
+        raise ValueError(f"edges must be one of {EDGE_MODES}, got {edges!r}")
     mid = seq_len // 2
     frames = np.arange(num_frames)
+    padded = np.clip(frames[:, None] - mid + np.arange(seq_len), 0, num_frames - 1)
+    if edges == "pad":
+        return padded
     fits = (frames >= mid) & (frames - mid + seq_len <= num_frames)
-    return np.where(fits[:, None], frames[:, None] - mid + np.arange(seq_len), frames[:, None])
+    return np.where(fits[:, None], padded, frames[:, None])
 
 
 class TcmrGenerator(nn.Module):
@@ -109,18 +119,19 @@ class TcmrGenerator(nn.Module):
     window `demo_windows` gives it, `window_batch` windows at a time (the demo's batch size is 64).
     """
 
-    def __init__(self, smpl: SmplLayer, window_batch: int = 64) -> None:
+    def __init__(self, smpl: SmplLayer, window_batch: int = 64, edges: str = "pad") -> None:
         super().__init__()
         self.encoder = TemporalEncoder()
         self.regressor = Regressor(smpl)
         self.window_batch = window_batch
+        self.edges = edges
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """features (B, T, 2048) -> the regressor's outputs reshaped to (B, T, ...), one per frame."""
         batch, frames = features.shape[:2]
         if frames == 0:
             raise ValueError("TCMR needs at least one frame of features")
-        windows = torch.from_numpy(demo_windows(frames, self.encoder.seq_len)).to(features.device)
+        windows = torch.from_numpy(demo_windows(frames, self.encoder.seq_len, self.edges)).to(features.device)
         parts = []
         for chunk in windows.split(self.window_batch):
             fused, _ = self.encoder(features[:, chunk].flatten(0, 1))  # (B * len(chunk), 16, F) -> (B * len(chunk), F)
