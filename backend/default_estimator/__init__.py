@@ -10,15 +10,11 @@ from importlib.metadata import version
 
 import numpy as np
 
-from ..errors import BackendError
+from ..errors import NothingFound
 from .crop_camera import fit_crop_camera
 from .landmark_rig import landmarks_from_pose
 from .landmarks import detect_landmarks, fill_missing
 from .solver import solve_pose
-
-
-class NoPoseFound(BackendError):
-    """BlazePose found no person in any crop of a tracklet (for instance a false detection)."""
 
 
 class DefaultEstimator:
@@ -35,14 +31,14 @@ class DefaultEstimator:
         """uint8 RGB crops (N, S, S, 3) of one tracklet in frame order -> pose (N, 72) with the root in the camera
         frame, betas (N, 10) zeros, cam (N, 3) crop camera, joints3d (N, 24, 3) metres, pelvis at the origin.
 
-        Raises NoPoseFound when no crop shows a person.
+        Raises NothingFound (the pipeline drops the chunk) when BlazePose sees a person in none of the crops.
         """
         crops = np.asarray(crops_rgb)
         if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[3] != 3 or crops.shape[1] != crops.shape[2]:
             raise ValueError(f"expected uint8 RGB square crops (N, S, S, 3), got {crops.dtype} {crops.shape}")
         found = detect_landmarks(crops)
         if not found.found.any():
-            raise NoPoseFound(
+            raise NothingFound(
                 f"The default estimator (BlazePose) found no person in any of the {len(crops)} crops of this track.",
                 "Use footage where the person's body is clearly visible, or try the VIBE estimator.",
             )
