@@ -1,7 +1,7 @@
 """Load official checkpoints safely (`weights_only=True`) and key for key, with errors that name the file and the fix.
 
 The published VIBE checkpoints store `performance` as a numpy scalar, which plain `weights_only=True` refuses; only
-numpy scalars, dtypes and plain numeric arrays are added to torch's allow-list (they carry data, never code).
+numpy scalars, dtypes and plain numeric or string arrays are added to torch's allow-list (they carry data, never code).
 """
 
 from pathlib import Path
@@ -15,7 +15,7 @@ from .data_folder import DataFile
 from .errors import BackendError
 
 _NUMPY_DATA_GLOBALS = [np.core.multiarray.scalar, np.core.multiarray._reconstruct, np.ndarray, np.dtype] + [
-    type(np.dtype(code)) for code in "?bhilqBHILQefd"  # numpy >= 1.25 pickles dtypes by class, e.g. Float32DType
+    type(np.dtype(code)) for code in "?bhilqBHILQefdUS"  # numpy >= 1.25 pickles dtypes by class, e.g. Float32DType
 ]
 _LISTED_NAMES = 8
 

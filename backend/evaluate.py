@@ -21,7 +21,7 @@ import torch
 from smpl_rig.rotations import axis_angle_to_matrix
 
 from . import metrics
-from .checkpoints import resolve_device
+from .checkpoints import read_checkpoint, resolve_device
 from .data_folder import FILES_BY_NAME, VIBE_MODEL_FILE, find_vibe_checkpoint
 from .errors import BackendError
 from .models.temporal import VibeGenerator
@@ -95,9 +95,20 @@ def load_checkpoint_generator(data_dir: Path, checkpoint: str | None, device: to
     if name is None:
         raise BackendError(f"No VIBE checkpoint was given and {data_dir} holds none.",
                            "Pass --checkpoint with a vibe_model_*.pth.tar or a training checkpoint.")
-    generator = VibeGenerator(load_smpl_layer(data_dir)).to(device)
-    load_generator(generator, data_dir, data_dir / name, VIBE_MODEL_FILE, device)
+    path = data_dir / name
+    state = read_checkpoint(path, "gen_state_dict", VIBE_MODEL_FILE, device)
+    generator = VibeGenerator(load_smpl_layer(data_dir), *gru_size(state)).to(device)
+    load_generator(generator, data_dir, path, VIBE_MODEL_FILE, device)  # the backend's loader: every key checked
     return generator
+
+
+def gru_size(state: Mapping[str, torch.Tensor]) -> tuple[int, int]:
+    """(hidden size, layers) of the temporal GRU in a `gen_state_dict` (published: 1024, 2)."""
+    layers = sum(1 for k in state if k.startswith("encoder.gru.weight_hh_l"))
+    if layers == 0:
+        raise BackendError("The checkpoint's gen_state_dict has no encoder.gru weights: it is not a VIBE generator.",
+                           VIBE_MODEL_FILE.source)
+    return state["encoder.gru.weight_hh_l0"].shape[1], layers
 
 
 def load_h36m_regressor(data_dir: Path, num_verts: int, device: torch.device) -> torch.Tensor:

@@ -131,15 +131,16 @@ def to_person(tracklet: Tracklet, rows: np.ndarray, out: dict[str, np.ndarray], 
     frame_ids = np.asarray(tracklet.frame_ids, dtype=np.int64)[rows]
     bboxes = np.asarray(tracklet.bboxes, dtype=np.float64)[rows]
     orig_cam = crop_cam_to_orig_cam(out["cam"], bboxes, width, height)
-    trans = orig_cam_to_translation(orig_cam)
+    trans = smooth_vectors(orig_cam_to_translation(orig_cam), frame_ids, smooth)
     return Person(
         pose=smooth_pose(out["pose"], frame_ids, smooth).astype(np.float32),
         betas=np.asarray(out["betas"], dtype=np.float32),
-        trans=smooth_vectors(trans, frame_ids, smooth).astype(np.float32),
+        trans=trans.astype(np.float32),
         cam=np.asarray(out["cam"], dtype=np.float32),
         orig_cam=orig_cam.astype(np.float32),
         bboxes=bboxes.astype(np.float32),
         frame_ids=frame_ids,
         joints3d=np.asarray(out["joints3d"], dtype=np.float32),
+        root=(trans + out["pelvis"]).astype(np.float32),
     )
 

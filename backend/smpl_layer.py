@@ -89,8 +89,7 @@ class SmplLayer(nn.Module):
     def forward(self, betas: torch.Tensor, rotmat: torch.Tensor) -> SmplOutput:
         """betas (B, 10), rotmat (B, 24, 3, 3) local joint rotations (root first) -> posed mesh and joints."""
         batch = betas.shape[0]
-        v_shaped = self.v_template + torch.einsum("bl,vcl->bvc", betas, self.shapedirs)
-        rest_joints = torch.einsum("jv,bvc->bjc", self.j_regressor, v_shaped)
+        v_shaped, rest_joints = self.shape(betas)
         pose_feature = (rotmat[:, 1:] - torch.eye(3, dtype=rotmat.dtype, device=rotmat.device)).reshape(batch, -1)
         v_posed = v_shaped + (pose_feature @ self.posedirs).reshape(batch, -1, 3)
         world = self._world_transforms(rotmat, rest_joints)
@@ -106,6 +105,12 @@ class SmplLayer(nn.Module):
             torch.einsum("jv,bvc->bjc", self.j_regressor_extra, vertices),
         ], dim=1)
         return SmplOutput(vertices, all_joints[:, self.joint_map], posed_joints)
+
+    def shape(self, betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 10) betas -> unposed vertices (B, V, 3) and joints (B, 24, 3); the pelvis (joint 0) stays at its
+        unposed place under any pose."""
+        v_shaped = self.v_template + torch.einsum("bl,vcl->bvc", betas, self.shapedirs)
+        return v_shaped, torch.einsum("jv,bvc->bjc", self.j_regressor, v_shaped)
 
     def _world_transforms(self, rotmat: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
         """(B, 24, 4, 4) joint-to-world transforms along the kinematic chain."""

@@ -56,7 +56,9 @@ class VibeModel:
 
     def estimate(self, crops_rgb: np.ndarray) -> dict[str, np.ndarray]:
         """One tracklet's uint8 RGB crops (N, 224, 224, 3) in frame order -> pose (N, 72), betas (N, 10),
-        cam (N, 3) crop camera (s, tx, ty), joints3d (N, 49, 3); fed in chunks of 450 frames as the official demo."""
+        cam (N, 3) crop camera (s, tx, ty), joints3d (N, 49, 3), pelvis (N, 3) the SMPL root joint in model
+        coordinates (to place the root whatever skeleton the motion lands on); fed in chunks of 450 frames as the
+        official demo."""
         if len(crops_rgb) == 0:
             raise ValueError("estimate() needs at least one crop")
         parts = []
@@ -65,7 +67,11 @@ class VibeModel:
             output = self.regress(self.extract_features(crops)[None])
             parts.append({k: output[k][0].cpu().numpy() for k in ("theta", "kp_3d")})
         theta = np.concatenate([p["theta"] for p in parts])
+        with torch.inference_mode():
+            smpl = self.generator.regressor.smpl
+            pelvis = smpl.shape(torch.as_tensor(theta[:, 75:], device=self.device))[1][:, 0].cpu().numpy()
         return {
+            "pelvis": pelvis,
             "pose": theta[:, 3:75],
             "betas": theta[:, 75:],
             "cam": theta[:, :3],

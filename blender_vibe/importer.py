@@ -134,7 +134,7 @@ def _import_person(
     armature = create_armature(context, name, collection, blender_rest_joints(rest_joints))
     armature["vibe_track_id"] = track_id
     frames = person.frame_ids + FIRST_FRAME
-    key_motion(armature, frames, person.pose, person.trans, rest_joints)
+    key_motion(armature, frames, person.pose, person.transl_for(rest_joints[0]), rest_joints)
     if model is not None:
         body = create_smpl_body(f"{armature.name} body", collection, armature, model, betas)
     else:

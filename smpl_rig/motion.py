@@ -2,8 +2,8 @@
 
 `motion.npz` (numpy archive, no pickled objects) holds scalars `format` ("blender-vibe-motion"), `format_version`,
 `fps`, `width`, `height`, `estimator`, `estimator_version`, `source`, `person_ids` (P,), and per person with id K
-arrays named `person_K/<field>` for the fields of `Person`. The official `vibe_output.pkl` and TCMR's
-`tcmr_output.pkl` (joblib dicts keyed by track id) are read too, through the safe unpickler.
+arrays named `person_K/<field>` for the fields of `Person` (`root` may be absent). The official `vibe_output.pkl`
+and TCMR's `tcmr_output.pkl` (joblib dicts keyed by track id) are read too, through the safe unpickler.
 """
 
 import os
@@ -36,16 +36,27 @@ class Person:
     bboxes: np.ndarray     # (N, 4) cx, cy, w, h in pixels
     frame_ids: np.ndarray  # (N,) video frame index of each row
     joints3d: np.ndarray   # (N, J, 3) estimator's 3D joints, camera frame, metres
+    root: np.ndarray | None = None  # (N, 3) pelvis joint in the camera frame, metres (None in official outputs)
 
     def __post_init__(self) -> None:
         n = len(self.frame_ids)
         for f in fields(self):
+            if getattr(self, f.name) is None:
+                continue
             value = np.asarray(getattr(self, f.name))
             if len(value) != n:
                 raise MotionFileError(f"person field '{f.name}' has {len(value)} rows, expected {n} (one per frame)")
             setattr(self, f.name, value)
         if self.pose.shape[1:] != (72,) or self.betas.shape[1:] != (10,):
             raise MotionFileError(f"pose must be (N, 72) and betas (N, 10), got {self.pose.shape}, {self.betas.shape}")
+
+    def transl_for(self, rest_pelvis: np.ndarray) -> np.ndarray:
+        """SMPL `transl` (N, 3) that puts a skeleton whose rest pelvis is `rest_pelvis` at the estimated root.
+
+        With `root` known, any skeleton (the user's SMPL body, or the default one) gets its pelvis exactly there;
+        without it (official pickles), `trans` is taken as SMPL's own `transl`.
+        """
+        return self.trans if self.root is None else self.root - np.asarray(rest_pelvis)
 
 
 @dataclass
@@ -71,7 +82,8 @@ def save_motion(motion: Motion, path: str | Path) -> Path:
     }
     for pid, person in motion.people.items():
         for f in fields(Person):
-            arrays[f"person_{pid}/{f.name}"] = np.asarray(getattr(person, f.name))
+            if getattr(person, f.name) is not None:
+                arrays[f"person_{pid}/{f.name}"] = np.asarray(getattr(person, f.name))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
     try:
@@ -108,7 +120,8 @@ def _load_npz(path: Path) -> Motion:
             if int(data["format_version"]) > FORMAT_VERSION:
                 raise MotionFileError(f"{path.name} was written by a newer version; update the add-on")
             people = {
-                int(pid): Person(**{f.name: data[f"person_{pid}/{f.name}"] for f in fields(Person)})
+                int(pid): Person(**{f.name: data[f"person_{pid}/{f.name}"] for f in fields(Person)
+                                    if f"person_{pid}/{f.name}" in data})
                 for pid in data["person_ids"]
             }
             return Motion(

@@ -147,3 +147,23 @@ def test_official_joblib_output_is_read_and_bad_files_named(tmp_path):
     (tmp_path / "clip.npz").write_text("hello")
     with pytest.raises(MotionFileError, match="not a motion file"):
         load_motion(tmp_path / "clip.npz")
+
+
+def test_root_places_any_skeleton_pelvis_at_the_estimated_root():
+    rng = np.random.default_rng(5)
+    person = _person(4, rng)
+    person.root = rng.normal(size=(4, 3))
+    for rest in (np.asarray(make_smpl_arrays()["J"]), np.zeros((24, 3)) + [0.0, 0.5, 0.1]):
+        pelvis = forward_kinematics(person.pose, rest, person.transl_for(rest[0]))[0][:, 0]
+        assert np.allclose(pelvis, person.root)
+    person.root = None
+    assert person.transl_for(np.ones(3)) is person.trans
+
+
+def test_motion_file_keeps_root_when_present(tmp_path):
+    rng = np.random.default_rng(6)
+    with_root, without = _person(3, rng), _person(2, rng)
+    with_root.root = rng.normal(size=(3, 3))
+    loaded = load_motion(save_motion(Motion(fps=30, width=4, height=4, estimator="default",
+                                            people={1: with_root, 2: without}), tmp_path / "m.npz"))
+    assert np.allclose(loaded.people[1].root, with_root.root) and loaded.people[2].root is None

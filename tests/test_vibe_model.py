@@ -293,12 +293,15 @@ def test_normalize_imagenet():
         normalize_imagenet(crops.astype(np.float32))
 
 
-def test_estimate_feeds_chunks_with_fresh_gru_state(model, monkeypatch):
+def test_estimate_feeds_chunks_with_fresh_gru_state(model, monkeypatch, reference_arrays):
     monkeypatch.setattr(vibe_module, "CHUNK_FRAMES", 3)
     crops = np.random.default_rng(6).integers(0, 256, size=(7, 224, 224, 3), dtype=np.uint8)
     result = model.estimate(crops)
     assert {k: v.shape for k, v in result.items()} == {
-        "pose": (7, 72), "betas": (7, 10), "cam": (7, 3), "joints3d": (7, 49, 3)}
+        "pose": (7, 72), "betas": (7, 10), "cam": (7, 3), "joints3d": (7, 49, 3), "pelvis": (7, 3)}
+    smpl = reference_arrays[1]
+    pelvis = np.array([smpl["J_regressor"][0] @ (smpl["v_template"] + smpl["shapedirs"] @ b) for b in result["betas"]])
+    np.testing.assert_allclose(result["pelvis"], pelvis.reshape(7, 3), atol=1e-5)
     features = model.extract_features(normalize_imagenet(crops))
     chunks = [model.regress(features[None, s:s + 3]) for s in (0, 3, 6)]
     theta = torch.cat([c["theta"][0] for c in chunks]).numpy()

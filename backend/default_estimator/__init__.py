@@ -51,4 +51,5 @@ class DefaultEstimator:
             "betas": np.zeros((len(crops), 10)),
             "cam": cam,
             "joints3d": solution.joints - solution.joints[:, :1],
+            "pelvis": np.zeros((len(crops), 3)),  # the camera was fitted to the pelvis-centred skeleton
         }

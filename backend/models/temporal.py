@@ -26,11 +26,14 @@ class TemporalEncoder(nn.Module):
 
 
 class VibeGenerator(nn.Module):
-    """Encoder + regressor; `state_dict()` keys equal the official `gen_state_dict` without `regressor.smpl.*`."""
+    """Encoder + regressor; `state_dict()` keys equal the official `gen_state_dict` without `regressor.smpl.*`.
 
-    def __init__(self, smpl: SmplLayer) -> None:
+    The GRU's size defaults to the published models'; training may choose another (MODEL.TGRU in the official code).
+    """
+
+    def __init__(self, smpl: SmplLayer, hidden_size: int = 1024, num_layers: int = 2) -> None:
         super().__init__()
-        self.encoder = TemporalEncoder()
+        self.encoder = TemporalEncoder(hidden_size, num_layers)
         self.regressor = Regressor(smpl)
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:

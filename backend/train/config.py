@@ -34,6 +34,8 @@ class ModelConfig:
     data_dir: str                  # the official vibe_data folder (SMPL, J_regressor_*, mean params, SPIN)
     pretrained_regressor: str      # SPIN checkpoint whose regressor starts the generator ("": mean params only)
     pretrained: str                # a VIBE checkpoint to fine-tune (overrides pretrained_regressor); "": none
+    gru_hidden_size: int           # the generator's temporal GRU (published: 2 layers of 1024)
+    gru_layers: int
     disc_hidden_size: int
     disc_layers: int
     disc_attention_layers: int

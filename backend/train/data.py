@@ -319,6 +319,9 @@ class _Hdf5Arrays(Mapping):
             self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
         return self._file
 
+    def __getstate__(self) -> dict:  # worker processes started by `spawn` reopen the file themselves
+        return self.__dict__ | {"_pid": None, "_file": None}
+
     def __getitem__(self, key: str) -> Any:
         return self._open()[key]
 

@@ -1,0 +1,46 @@
+"""blender-vibe add-on: the sidebar panel, preferences and operators; heavy work runs in the backend subprocess.
+
+`bl_info` serves the legacy add-on installer; its version, like the extension manifest's, is written by
+build_addon.py from `backend.__version__`, the project's one version number.
+"""
+
+bl_info = {
+    "name": "blender-vibe: motion from video",
+    "author": "blender-vibe contributors",
+    "blender": (4, 2, 0),
+    "location": "3D Viewport > Sidebar > Vibe",
+    "description": "Turn a video of people into animated SMPL armatures (VIBE, TCMR or a built-in estimator)",
+    "category": "Animation",
+}
+
+import sys  # noqa: E402
+
+from .runner import packages_dir  # noqa: E402
+
+if str(packages_dir()) not in sys.path:  # smpl_rig/ and backend/ travel inside the add-on (see build_addon.py)
+    sys.path.insert(0, str(packages_dir()))
+
+from backend import __version__  # noqa: E402
+
+__all__ = ["__version__", "register", "unregister"]
+
+
+def modules() -> tuple:
+    """The modules with register()/unregister(), in registration order (the main panel before its child panels).
+
+    Imported here rather than at the top so that the bpy-free parts (runner, build) load without Blender; a new
+    module is one more entry.
+    """
+    from . import export, import_op, job_op, panel, preferences, retarget_op, setup_backend
+
+    return preferences, setup_backend, import_op, job_op, panel, retarget_op, export
+
+
+def register() -> None:
+    for module in modules():
+        module.register()
+
+
+def unregister() -> None:
+    for module in reversed(modules()):
+        module.unregister()

@@ -1,0 +1,119 @@
+"""Batch use without the UI: `python -m blender_vibe VIDEO -o OUT.blend` (or OUT.fbx) with the `bpy` module.
+
+The same job as the panel's Import button (`ImportJob`): the backend runs as a child process, polled in a loop that
+prints its progress; the people are imported into an empty scene, with the video behind the camera, then saved.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import bpy
+
+from .export import FBX_PRESETS, export_fbx
+from .import_op import parse_person_ids
+from .job_op import FINISHED, ImportJob, ImportRequest, JobError, start_job
+from .retarget.character import character_objects
+
+OUTPUT_SUFFIXES = (".blend", ".fbx")
+PRINT_EVERY_SECONDS = 1.0
+
+
+def parse_frames(text: str) -> tuple[int, int | None]:
+    """'START:END' video frames as the backend takes them (from 0, END exclusive, either side may be empty)."""
+    start, sep, end = text.partition(":")
+    try:
+        frames = (int(start) if start else 0, int(end) if end else None)
+    except ValueError:
+        frames = None
+    if not sep or frames is None or frames[0] < 0 or (frames[1] is not None and frames[1] <= frames[0]):
+        raise argparse.ArgumentTypeError(f"expected START:END with 0 <= START < END, e.g. 0:300; got {text!r}")
+    return frames
+
+
+def _people(text: str) -> list[int] | None:
+    try:
+        return parse_person_ids(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m blender_vibe",
+        description="Estimate the motion of the people in a video and save them as animated SMPL armatures.",
+    )
+    parser.add_argument("video", help="input video file")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="OUT.blend, or OUT.fbx for other tools")
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter that runs the backend, with its requirements (default: this one)")
+    parser.add_argument("--data-dir", default="", help="folder laid out like VIBE's vibe_data (optional)")
+    parser.add_argument("--estimator", choices=["auto", "vibe", "tcmr", "default"], default="auto")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--frames", type=parse_frames, default=None, metavar="START:END",
+                        help="video frames to process, from 0, END exclusive (default: all)")
+    parser.add_argument("--people", type=_people, default=None, metavar="IDS",
+                        help="track ids to import, e.g. 1,3 (default: everyone)")
+    parser.add_argument("--smooth", type=float, default=None, help="smoothing strength; 0 turns it off")
+    parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
+                        help="axes and units of an .fbx output (see blender_vibe/export.py)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    output = args.output.resolve()
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        print(f"error: the output must end in {' or '.join(OUTPUT_SUFFIXES)}, got {output.name}", file=sys.stderr)
+        return 2
+    data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else ""
+    request = ImportRequest(
+        video=str(Path(args.video).resolve()), python=args.python, data_dir=data_dir, estimator=args.estimator,
+        device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people,
+    )
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    try:
+        job = start_job(request)
+    except JobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        state = job.wait(bpy.context, report=_ProgressPrinter())
+    except KeyboardInterrupt:
+        job.cancel()
+        print(job.message, file=sys.stderr)
+        return 130
+    if state != FINISHED:
+        print(f"error: {job.message}" + (f"\nlog: {job.log}" if job.log else ""), file=sys.stderr)
+        return 1
+    print(job.message)
+    if job.warning:
+        print(f"warning: {job.warning}", file=sys.stderr)
+    save(output, job.objects, args.fbx_preset)
+    print(f"saved {output}")
+    return 0
+
+
+def save(output: Path, armatures: list[bpy.types.Object], fbx_preset: str) -> None:
+    """Write the scene as .blend, or the imported armatures and their bodies, animated, as .fbx."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix.lower() == ".blend":
+        bpy.ops.wm.save_as_mainfile(filepath=str(output), check_existing=False)
+        return
+    objects = [obj for armature in armatures for obj in character_objects(armature, bpy.context.view_layer.objects)]
+    export_fbx(output, objects, fbx_preset)
+
+
+class _ProgressPrinter:
+    """Prints the job's status on stderr when the stage changes, and at most once a second otherwise."""
+
+    def __init__(self) -> None:
+        self._stage = ""
+        self._printed = 0.0
+
+    def __call__(self, job: ImportJob) -> None:
+        now = time.monotonic()
+        if job.progress.stage != self._stage or now - self._printed >= PRINT_EVERY_SECONDS:
+            self._stage, self._printed = job.progress.stage, now
+            print(job.status_text(), file=sys.stderr, flush=True)

@@ -1,0 +1,681 @@
+"""The packaged add-on inside real Blender (the bpy module): install, register, poll rules, runs, cancel, errors.
+
+Each scenario runs in a fresh interpreter (this file run as a script) whose BLENDER_USER_RESOURCES is a temporary
+folder, so installing add-ons never touches the home folder and every scenario starts from a clean Blender. The
+add-on is always the built zip, so these tests also check that it carries everything it needs. Where a scenario needs
+a backend without the real one, a fake `python` (a script) answers with the backend's JSON lines.
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = sys.executable
+PACKAGE = "bl_ext.user_default.blender_vibe"
+OPERATORS = ("import_video", "cancel_import", "setup_backend", "cancel_setup", "import_motion", "retarget",
+             "export_character")
+
+
+# --- pytest side: build the zip once, prepare inputs, run each scenario in its own interpreter ---------------------
+
+@pytest.fixture(scope="session")
+def addon_zip(tmp_path_factory) -> Path:
+    from build_addon import build
+
+    return build(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture
+def plain_clip(tmp_path) -> Path:
+    """A short video with no person: enough for the fake backend and for Blender's movie clip."""
+    from tests.videos import background, write_video
+
+    frame = background(120, 160)
+    return write_video(tmp_path / "clip.mp4", [frame] * 30, fps=25.0)
+
+
+@pytest.fixture
+def fake_python(tmp_path) -> Path:
+    """An executable standing in for the backend's interpreter: it runs FAKE_BACKEND with the backend's arguments."""
+    script = tmp_path / "fake_backend.py"
+    script.write_text(FAKE_BACKEND)
+    python = tmp_path / "fake-python"
+    python.write_text(f'#!/bin/sh\nshift 2\nexec "{VENV_PYTHON}" "{script}" "$@"\n')  # drops "-m backend"
+    python.chmod(0o755)
+    return python
+
+
+def run_scenario(name: str, tmp_path: Path, **kwargs) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["BLENDER_USER_RESOURCES"] = str(tmp_path / "blender_user")
+    result = subprocess.run([VENV_PYTHON, __file__, name, json.dumps(kwargs, default=str)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"scenario {name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+
+
+@pytest.fixture(scope="session")
+def real_backend() -> str:
+    """The interpreter for the real backend; skips while `python -m backend` cannot even start."""
+    probe = subprocess.run([VENV_PYTHON, "-c", "import backend.cli"], cwd=ROOT, capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"the backend CLI is incomplete: {probe.stderr.strip().splitlines()[-1:]}")
+    return VENV_PYTHON
+
+
+def test_build_writes_one_reproducible_versioned_zip_with_sources_only(tmp_path, addon_zip):
+    from backend import __version__
+    from build_addon import build
+
+    assert addon_zip.name == f"blender_vibe-{__version__}.zip"
+    names = set(zipfile.ZipFile(addon_zip).namelist())
+    assert all(name.startswith("blender_vibe/") for name in names), "one folder: the legacy installer needs it"
+    assert {"blender_vibe/__init__.py", "blender_vibe/blender_manifest.toml", "blender_vibe/_bundled/requirements.txt",
+            "blender_vibe/_bundled/backend/__main__.py", "blender_vibe/_bundled/backend/data_folder.py",
+            "blender_vibe/_bundled/smpl_rig/motion.py"} <= names
+    assert not [name for name in names if name.endswith((".pkl", ".pth", ".tar", ".weights", ".npy", ".npz", ".pyc"))
+                or "/train/" in name or "__pycache__" in name]
+    assert build(tmp_path).read_bytes() == addon_zip.read_bytes(), "the same sources give the same zip"
+
+
+def test_zip_installs_as_extension_and_registers_cleanly_twice(tmp_path, addon_zip):
+    run_scenario("extension_install", tmp_path, zip=addon_zip)
+
+
+def test_zip_installs_through_the_legacy_installer(tmp_path, addon_zip):
+    run_scenario("legacy_install", tmp_path, zip=addon_zip)
+
+
+def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(tmp_path, addon_zip, plain_clip):
+    run_scenario("bad_input", tmp_path, zip=addon_zip, video=plain_clip)
+
+
+def test_poll_rules_and_cancel_mid_run_leave_no_process_and_no_new_data(tmp_path, addon_zip, plain_clip,
+                                                                        fake_python):
+    slow = shutil.copy(plain_clip, tmp_path / "slow.mp4")
+    run_scenario("cancel_mid_run", tmp_path, zip=addon_zip, video=slow, python=fake_python)
+
+
+def test_run_imports_chosen_people_with_timing_and_footage_camera(tmp_path, addon_zip, plain_clip, fake_python):
+    run_scenario("import_with_fake_backend", tmp_path, zip=addon_zip, video=plain_clip, python=fake_python)
+
+
+def test_failed_backend_reports_error_with_log_and_changes_nothing(tmp_path, addon_zip, plain_clip, fake_python):
+    failing = shutil.copy(plain_clip, tmp_path / "fail.mp4")
+    run_scenario("backend_failure", tmp_path, zip=addon_zip, video=failing, python=fake_python)
+
+
+def test_setup_backend_builds_an_environment_and_shows_a_failing_log(tmp_path, addon_zip):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "tinypkg-1.0-py3-none-any.whl", "w") as wheel:  # the smallest valid wheel
+        info = "tinypkg-1.0.dist-info"
+        wheel.writestr("tinypkg/__init__.py", "ANSWER = 42\n")
+        wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: tinypkg\nVersion: 1.0\n")
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                        "Tag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", f"tinypkg/__init__.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n")
+    fake_backend = tmp_path / "fake_packages" / "backend"
+    fake_backend.mkdir(parents=True)
+    (fake_backend / "__init__.py").write_text("")
+    (fake_backend / "__main__.py").write_text("import tinypkg\nprint('backend help', tinypkg.ANSWER)\n")
+    run_scenario("setup_backend", tmp_path, zip=addon_zip, wheels=wheels, pythonpath=fake_backend.parent)
+
+
+def test_real_backend_on_a_generated_clip_imports_an_armature(tmp_path, addon_zip, real_backend):
+    from tests.videos import moving_people, write_video
+
+    frames, _ = moving_people(40, 240, 320, [((100, 10), (120, 20))], person_height=220)
+    clip = write_video(tmp_path / "person.mp4", frames, fps=25.0)
+    run_scenario("real_backend", tmp_path, zip=addon_zip, video=clip, python=real_backend)
+
+
+def test_real_backend_on_a_broken_video_reports_a_clear_error_and_changes_nothing(tmp_path, addon_zip, real_backend):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video" * 100)
+    run_scenario("real_backend_bad_video", tmp_path, zip=addon_zip, video=broken, python=real_backend)
+
+
+def headless(tmp_path: Path, *args) -> subprocess.CompletedProcess:
+    """`python -m blender_vibe ARGS` from the repository, run in `tmp_path`."""
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "blender_user"), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([VENV_PYTHON, "-m", "blender_vibe", *map(str, args)], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+
+
+def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, plain_clip, fake_python):
+    blend = tmp_path / "result.blend"
+    result = headless(tmp_path, plain_clip, "-o", blend, "--python", fake_python, "--people", "1")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Imported 1 of 2 people (track ids 1; the video has 1, 2)" in result.stdout
+    assert f"saved {blend}" in result.stdout
+    run_scenario("check_saved_blend", tmp_path, blend=blend)
+
+    fbx = tmp_path / "result.fbx"
+    relative_python = fake_python.relative_to(tmp_path)  # resolved where the command starts, not in the run folder
+    result = headless(tmp_path, plain_clip, "-o", fbx, "--python", relative_python, "--people", "1")
+    assert result.returncode == 0, result.stderr[-4000:]
+    data = fbx.read_bytes()
+    assert data.startswith(b"Kaydara FBX Binary") and b"Person 1" in data and b"AnimationCurve" in data
+
+    missing = headless(tmp_path, tmp_path / "missing.mp4", "-o", blend)
+    assert missing.returncode == 2 and "Video not found" in missing.stderr
+    wrong = headless(tmp_path, plain_clip, "-o", tmp_path / "result.txt")
+    assert wrong.returncode == 2 and "must end in .blend or .fbx" in wrong.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="export.export_fbx exports the selection, and a person hidden at the current "
+                                       "frame (the importer keys visibility) cannot be selected, so it is left out")
+def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
+    fbx = tmp_path / "all.fbx"
+    result = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python)
+    assert result.returncode == 0, result.stderr[-4000:]
+    data = fbx.read_bytes()
+    assert b"Person 1" in data and b"Person 2" in data, "person 2 (first seen at video frame 5) is missing"
+
+
+def test_panel_and_preferences_show_settings_reasons_progress_and_the_data_folder_check(tmp_path, addon_zip,
+                                                                                        plain_clip, fake_python):
+    data = tmp_path / "vibe_data"
+    data.mkdir()
+    for name in ("vibe_model_wo_3dpw.pth.tar", "spin_model_checkpoint.pth.tar", "SMPL_NEUTRAL.pkl",
+                 "J_regressor_extra.npy"):
+        (data / name).write_bytes(b"stand-in")
+    slow = shutil.copy(plain_clip, tmp_path / "slow.mp4")
+    run_scenario("ui_draw", tmp_path, zip=addon_zip, data_dir=data, video=slow, python=fake_python)
+
+
+# --- the fake backend ----------------------------------------------------------------------------------------------
+
+FAKE_BACKEND = textwrap.dedent('''
+    """Plays `python -m backend VIDEO --out DIR ...`; the video's name picks the behaviour (slow, fail, else ok)."""
+    import json, os, subprocess, sys, time
+
+    import numpy as np
+    from smpl_rig.motion import Motion, Person, save_motion
+
+    args = sys.argv[1:]
+    video, out = args[0], args[args.index("--out") + 1]
+    name = os.path.basename(video)
+
+    def emit(**fields):
+        print(json.dumps(fields), flush=True)
+
+    def person(first, n):
+        t = np.linspace(0, 1, n)
+        pose = np.zeros((n, 72))
+        pose[:, 0] = np.pi  # upright, facing the camera (VIBE's camera frame: y down)
+        pose[:, 3 * 16 + 2] = -1.0 + 0.5 * np.sin(6 * t)  # left shoulder swings
+        trans = np.stack([0.3 * t, np.full(n, 0.2), np.full(n, 6.0)], axis=1)
+        return Person(pose=pose, betas=np.zeros((n, 10)), trans=trans, cam=np.tile([1.0, 0, 0], (n, 1)),
+                      orig_cam=np.tile([0.2, 0.27, 0, 0], (n, 1)), bboxes=np.tile([80, 60, 50, 50], (n, 1)),
+                      frame_ids=np.arange(first, first + n), joints3d=np.zeros((n, 49, 3)))
+
+    emit(stage="setup", estimator="default", reason="fake")
+    if name.startswith("slow"):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        with open(os.path.join(out, "child.pid"), "w") as fh:
+            fh.write(str(child.pid))
+        emit(stage="detect", done=1, total=100)
+        time.sleep(120)
+    if name.startswith("fail"):
+        with open(os.path.join(out, "backend.log"), "w") as fh:
+            fh.write("details of the failure")
+        emit(error="The video has no readable frames.", fix="Re-encode it as H.264 MP4.",
+             log=os.path.join(out, "backend.log"))
+        sys.exit(1)
+    for i in range(1, 5):
+        emit(stage="detect", done=i, total=4)
+    motion = Motion(fps=25.0, width=160, height=120, estimator="default", source=video,
+                    people={1: person(0, 30), 2: person(5, 25)})
+    path = save_motion(motion, os.path.join(out, "motion.npz"))
+    emit(result="ok", motion=path.as_posix(), people=[1, 2], log=os.path.join(out, "backend.log"))
+''')
+
+
+# --- scenarios: run inside a fresh interpreter as `python test_addon.py NAME JSON` ---------------------------------
+
+def _install_extension(zip_path: str):
+    import bpy
+
+    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default",
+                                                      enable_on_install=True)
+    assert result == {"FINISHED"}, result
+    assert PACKAGE in bpy.context.preferences.addons, "installed but not enabled"
+    return sys.modules[PACKAGE]
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def _assert_registered(registered: bool) -> None:
+    import bpy
+
+    for name in OPERATORS:
+        assert hasattr(bpy.types, f"VIBE_OT_{name}") == registered, name
+    for panel in ("VIBE_PT_import_motion", "VIBE_PT_retarget", "VIBE_PT_export"):
+        assert hasattr(bpy.types, panel) == registered, panel
+    assert hasattr(bpy.types.Scene, "vibe_video") == registered
+
+
+def _data_blocks() -> set[tuple[str, str]]:
+    import bpy
+
+    return {(type(block).__name__, block.name_full) for block in bpy.data.user_map()}
+
+
+def _scene_state() -> tuple:
+    import bpy
+
+    scene = bpy.context.scene
+    render = scene.render
+    return (render.fps, render.fps_base, scene.frame_start, scene.frame_end, scene.frame_current,
+            getattr(scene.camera, "name", None), render.resolution_x, render.resolution_y)
+
+
+def _set_preferences(python: str = "", data_dir: str = "") -> None:
+    import bpy
+
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    prefs.python_path, prefs.data_dir = python, data_dir
+
+
+def _import_error() -> str:
+    """Run the import operator expecting it to fail; Blender turns its error report into RuntimeError."""
+    import bpy
+
+    try:
+        result = bpy.ops.vibe.import_video()
+    except RuntimeError as exc:
+        return str(exc)
+    raise AssertionError(f"the import did not report an error: {result}")
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies waiting to be reaped do not count)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rpartition(")")[2].split()[0] == "Z")
+
+
+def scenario_extension_install(zip: str) -> None:
+    import addon_utils
+    import bpy
+    from bl_pkg.cli.blender_ext import pkg_manifest_from_archive_and_validate
+
+    manifest = pkg_manifest_from_archive_and_validate(zip, strict=True)
+    assert not isinstance(manifest, str), f"Blender rejects the manifest: {manifest}"
+    module = _install_extension(zip)
+    version = tuple(int(x) for x in module.__version__.split("."))
+    assert manifest.version == module.__version__
+    assert addon_utils.module_bl_info(module)["version"] == version
+    _assert_registered(True)
+    for _ in range(2):
+        addon_utils.disable(PACKAGE, default_set=True, handle_error=_raise)
+        _assert_registered(False)
+        assert PACKAGE not in bpy.context.preferences.addons
+        addon_utils.enable(PACKAGE, default_set=True, handle_error=_raise)
+        _assert_registered(True)
+    assert module.runner.packages_dir() == Path(module.__file__).parent / "_bundled"
+    assert Path(sys.modules["backend"].__file__).is_relative_to(module.runner.packages_dir()), \
+        "the bundled backend package is the one imported"
+
+
+def scenario_legacy_install(zip: str) -> None:
+    import addon_utils
+    import bpy
+
+    assert bpy.ops.preferences.addon_install(filepath=zip) == {"FINISHED"}
+    for _ in range(2):
+        module = addon_utils.enable("blender_vibe", default_set=True, handle_error=_raise)
+        assert module is not None
+        _assert_registered(True)
+        assert module.bl_info["version"] == tuple(int(x) for x in module.__version__.split("."))
+        assert module.preferences.addon_preferences(bpy.context) is not None
+        addon_utils.disable("blender_vibe", default_set=True, handle_error=_raise)
+        _assert_registered(False)
+
+
+def scenario_bad_input(zip: str, video: str) -> None:
+    import bpy
+
+    module = _install_extension(zip)
+    job_op = module.job_op
+    settings = bpy.context.scene.vibe_video
+    before, state = _data_blocks(), _scene_state()
+    _set_preferences(python=VENV_PYTHON)
+
+    def refused(expected: str, **changes) -> None:
+        saved = {key: getattr(settings, key) for key in changes}
+        for key, value in changes.items():
+            setattr(settings, key, value)
+        try:
+            job_op.start_job(settings.request(bpy.context))
+        except job_op.JobError as exc:
+            assert expected in str(exc), f"expected {expected!r} in {exc}"
+            assert exc.fix, "every refusal says what to do"
+        else:
+            raise AssertionError(f"{changes} was accepted")
+        assert expected in _import_error()
+        assert job_op.active_job() is None
+        for key, value in saved.items():
+            setattr(settings, key, value)
+
+    refused("No video chosen", video="")
+    refused("Video not found", video=video + ".missing")
+    settings.video = video
+    refused("Track ids", people="CHOSEN", person_ids="1, two")
+    refused("No track ids given", people="CHOSEN", person_ids=" ")
+    refused("frame range 30-20 is empty", use_frame_range=True, frame_first=30, frame_last=20)
+    refused("VIBE cannot run: no data folder is set", estimator="VIBE")
+    _set_preferences(python=str(Path(video).parent / "no-python"))
+    refused("The backend is not set up")
+    assert _data_blocks() == before and _scene_state() == state
+
+
+def scenario_cancel_mid_run(zip: str, video: str, python: str) -> None:
+    import bpy
+
+    module = _install_extension(zip)
+    job_op = module.job_op
+    _set_preferences(python=python)
+    bpy.context.scene.vibe_video.video = video
+    before, state = _data_blocks(), _scene_state()
+    assert bpy.ops.vibe.import_video.poll() and not bpy.ops.vibe.cancel_import.poll()
+    job = job_op.start_job(bpy.context.scene.vibe_video.request(bpy.context))
+    deadline = time.monotonic() + 60
+    while job.poll(bpy.context) == job_op.RUNNING and job.progress.stage != "detect":
+        assert time.monotonic() < deadline, "the fake backend never reported progress"
+        time.sleep(0.05)
+    assert job.state == job_op.RUNNING and job.progress.fraction == 0.01
+    assert "Detect 1/100" in job.status_text()
+    assert not bpy.ops.vibe.import_video.poll(), "a second import is refused while one runs"
+    assert bpy.ops.vibe.cancel_import.poll()
+    try:
+        job_op.start_job(bpy.context.scene.vibe_video.request(bpy.context))
+    except job_op.JobError as exc:
+        assert "already running" in str(exc)
+    else:
+        raise AssertionError("a second job started")
+    pids = (job.run.pid, int((job.out_dir / "child.pid").read_text()))
+    assert all(_running(pid) for pid in pids)
+    assert bpy.ops.vibe.cancel_import() == {"FINISHED"}
+    assert job.poll(bpy.context) == job_op.CANCELLED
+    assert not any(_running(pid) for pid in pids), "the backend and its child are gone"
+    assert not job.out_dir.exists()
+    assert _data_blocks() == before and _scene_state() == state
+    assert bpy.ops.vibe.import_video.poll() and not bpy.ops.vibe.cancel_import.poll()
+    assert job_op.last_job() is job and "cancelled" in job.message
+
+
+def scenario_import_with_fake_backend(zip: str, video: str, python: str) -> None:
+    import bpy
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    module = _install_extension(zip)
+    _set_preferences(python=python)
+    settings = bpy.context.scene.vibe_video
+    settings.video, settings.people, settings.person_ids = video, "CHOSEN", "2"
+    assert bpy.ops.vibe.import_video() == {"FINISHED"}
+    job = module.job_op.last_job()
+    assert job.state == module.job_op.FINISHED and (job.out_dir / "motion.npz").is_file()
+    armatures = [obj for obj in bpy.data.objects if obj.type == "ARMATURE"]
+    assert [(a.name, a["vibe_track_id"]) for a in armatures] == [("Person 2", 2)]
+    assert armatures[0].animation_data.action is not None
+    scene = bpy.context.scene
+    assert scene.render.fps / scene.render.fps_base == 25.0
+    assert (scene.frame_start, scene.frame_end) == (1, 30)  # video frames 0..29, person 2 seen from frame 5
+
+    camera = scene.camera
+    assert camera is not None and camera.users_collection[0] == armatures[0].users_collection[0]
+    background = camera.data.background_images[0]
+    assert camera.data.show_background_images and background.source == "MOVIE_CLIP"
+    assert Path(bpy.path.abspath(background.clip.filepath)) == Path(video).resolve()
+    assert background.clip.frame_start == 1, "video frame 0 shows at scene frame 1, where the importer keys it"
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (160, 120)
+    looks = camera.matrix_world.to_3x3() @ Vector((0, 0, -1))
+    assert (looks - Vector((0, 1, 0))).length < 1e-6, "the camera looks along +Y"
+    # A camera-frame point (x right, y down, z forward) lands where the backend's pinhole camera puts it,
+    # focal length = image diagonal in pixels.
+    width, height, focal = 160, 120, math.hypot(160, 120)
+    for x, y, z in ((0.0, 0.0, 5.0), (0.4, -0.3, 4.0), (-1.0, 0.5, 8.0)):
+        u, v = focal * x / z + width / 2, focal * y / z + height / 2
+        ndc = world_to_camera_view(scene, camera, Vector((x, z, -y)))
+        assert abs(ndc.x * width - u) < 1e-3 and abs((1 - ndc.y) * height - v) < 1e-3, (ndc, u, v)
+
+
+def scenario_backend_failure(zip: str, video: str, python: str) -> None:
+    import bpy
+
+    module = _install_extension(zip)
+    _set_preferences(python=python)
+    bpy.context.scene.vibe_video.video = video
+    before, state = _data_blocks(), _scene_state()
+    error = _import_error()
+    job = module.job_op.last_job()
+    assert job.state == module.job_op.FAILED
+    assert job.message == "The video has no readable frames. Re-encode it as H.264 MP4."
+    assert f"{job.message} Log: {job.log}" in error, "the report names the log file"
+    assert Path(job.log).read_text() == "details of the failure"
+    assert _data_blocks() == before and _scene_state() == state
+
+
+def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
+    module = _install_extension(zip)
+    setup = module.setup_backend
+    names = setup.requirement_names(module.runner.packages_dir() / "requirements.txt")
+    assert {"torch", "opencv-python-headless", "mediapipe"} <= set(names), names
+    for line, name in (("Collecting opencv-python-headless==4.10.0.84", "opencv-python-headless"),
+                       ("Requirement already satisfied: numpy==1.26.4 in ./lib", "numpy"),
+                       ("Processing ./Tiny_Pkg-1.0-py3-none-any.whl", "tiny-pkg"),
+                       ("Downloading torch-2.13.0-cp311-manylinux.whl (800 MB)", None)):
+        assert setup.pip_requirement(line) == name, line
+    folder = Path(wheels).parent
+    venv = folder / "venv"
+    offline = ("--no-index", "--find-links", wheels)
+
+    def run(requirements: str):
+        (folder / "requirements.txt").write_text(requirements)
+        job = setup.SetupJob(venv, folder / "requirements.txt", base_python=VENV_PYTHON, pip_args=offline,
+                             pythonpath=Path(pythonpath))
+        fractions = []
+        while job.poll() is None:
+            fractions.append(job.fraction)
+            time.sleep(0.1)
+        assert fractions == sorted(fractions), "the bar never goes back"
+        return job
+
+    job = run("# a package no index has\nno-such-package-blender-vibe==1.0\n")
+    assert job.succeeded is False and job.error.startswith("Installing packages")
+    assert "exit code" in job.error and any("no-such-package-blender-vibe" in line for line in job.tail)
+    assert "no-such-package-blender-vibe" in job.log_path.read_text()
+
+    job = run("# pinned\ntinypkg==1.0\n")
+    assert job.succeeded is True, f"{job.error}\n{job.log_path.read_text()}"
+    assert job.fraction == 1.0 and setup.venv_python(venv).is_file()
+    assert "backend help 42" in job.log_path.read_text(), "the check step ran the backend in the new environment"
+
+
+def scenario_real_backend(zip: str, video: str, python: str) -> None:
+    import bpy
+
+    module = _install_extension(zip)
+    _set_preferences(python=python)
+    settings = bpy.context.scene.vibe_video
+    settings.video, settings.estimator, settings.device = video, "DEFAULT", "CPU"
+    before, state = _data_blocks(), _scene_state()
+    job = module.job_op.start_job(settings.request(bpy.context))
+    while job.poll(bpy.context) == module.job_op.RUNNING and job.progress.stage in ("starting", "setup"):
+        time.sleep(0.05)
+    assert job.state == module.job_op.RUNNING, f"the backend ended before it could be cancelled: {job.message}"
+    group = job.run.pid
+    job.cancel()
+    assert not _group_members(group), "the backend's process group is gone"
+    assert _data_blocks() == before and _scene_state() == state
+
+    assert bpy.ops.vibe.import_video() == {"FINISHED"}, module.job_op.last_job().message
+    armatures = [obj for obj in bpy.data.objects if obj.type == "ARMATURE"]
+    assert armatures and all(a.animation_data.action is not None for a in armatures)
+    assert bpy.context.scene.camera.data.background_images[0].clip is not None
+
+
+def scenario_real_backend_bad_video(zip: str, video: str, python: str) -> None:
+    import bpy
+
+    module = _install_extension(zip)
+    _set_preferences(python=python)
+    bpy.context.scene.vibe_video.video = video
+    before, state = _data_blocks(), _scene_state()
+    error = _import_error()
+    job = module.job_op.last_job()
+    assert job.state == module.job_op.FAILED and "broken.mp4" in job.message, job.message
+    assert job.log in error
+    assert Path(job.log).is_file()
+    assert _data_blocks() == before and _scene_state() == state
+
+
+def scenario_check_saved_blend(blend: str) -> None:
+    import bpy
+
+    bpy.ops.wm.open_mainfile(filepath=blend)
+    armatures = [obj for obj in bpy.data.objects if obj.type == "ARMATURE"]
+    assert [a["vibe_track_id"] for a in armatures] == [1]
+    assert bpy.context.scene.camera.data.background_images[0].clip is not None
+
+class _CheckedLayout:
+    """UILayout stand-in for background mode, which has no UI: every call is checked against UILayout's RNA
+    definition (function, argument names, icons and other enum values, property names, operator ids) and recorded
+    as (function, arguments)."""
+
+    def __init__(self, calls: list) -> None:
+        object.__setattr__(self, "calls", calls)
+
+    def __setattr__(self, name, value) -> None:
+        import bpy
+
+        assert name in bpy.types.UILayout.bl_rna.properties, f"UILayout has no attribute {name}"
+
+    def __getattr__(self, name):
+        import bpy
+
+        function = bpy.types.UILayout.bl_rna.functions[name]
+        parameters = [p for p in function.parameters if not p.is_output]
+
+        def call(*args, **kwargs):
+            bound = dict(zip([p.identifier for p in parameters], args, strict=False)) | kwargs
+            for key, value in bound.items():
+                parameter = function.parameters[key]
+                if parameter.type == "ENUM":
+                    assert value in parameter.enum_items.keys(), f"{name}({key}={value!r}) is not a valid value"
+            if name == "prop":
+                assert bound["property"] in bound["data"].bl_rna.properties, bound["property"]
+            self.calls.append((name, bound))
+            if name == "operator":
+                category, operator = bound["operator"].split(".")
+                return _CheckedOperatorProperties(getattr(getattr(bpy.ops, category), operator).get_rna_type())
+            return _CheckedLayout(self.calls)
+
+        return call
+
+
+class _CheckedOperatorProperties:
+    def __init__(self, rna) -> None:
+        object.__setattr__(self, "rna", rna)
+
+    def __setattr__(self, name, value) -> None:
+        prop = self.rna.properties[name]
+        assert prop.type != "ENUM" or value in prop.enum_items.keys(), (name, value)
+
+
+def _draw(draw, owner) -> tuple[str, list]:
+    """Run a draw method on `owner`'s data with a checked layout: (all label text joined, the calls)."""
+    import bpy
+
+    calls = []
+
+    class Drawn:
+        layout = _CheckedLayout(calls)
+
+        def __getattr__(self, name):
+            return getattr(owner, name)
+
+    draw(Drawn(), bpy.context)
+    return " ".join(bound.get("text", "") for name, bound in calls if name == "label"), calls
+
+
+def scenario_ui_draw(zip: str, data_dir: str, video: str, python: str) -> None:
+    import bpy
+
+    module = _install_extension(zip)
+    panel, job_op = module.panel.VIBE_PT_import_motion, module.job_op
+    prefs = bpy.context.preferences.addons[PACKAGE].preferences
+    settings = bpy.context.scene.vibe_video
+    _set_preferences(python=python, data_dir=data_dir)
+    settings.video, settings.people, settings.use_frame_range = video, "CHOSEN", True
+
+    text, calls = _draw(panel.draw, None)
+    assert "Using VIBE with vibe_model_wo_3dpw.pth.tar (TCMR would also need tcmr_demo_model.pth.tar)" in text
+    drawn = {bound.get("property") or bound.get("operator") for name, bound in calls}
+    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "smoothing", "device",
+            "vibe.import_video"} <= drawn
+    settings.estimator = "TCMR"
+    text, _ = _draw(panel.draw, None)
+    assert "TCMR cannot run" in text and "tcmr_demo_model.pth.tar" in text
+
+    settings.estimator, settings.people = "AUTO", "ALL"
+    job = job_op.start_job(settings.request(bpy.context))
+    while job.poll(bpy.context) == job_op.RUNNING and job.progress.stage != "detect":
+        time.sleep(0.05)
+    text, calls = _draw(panel.draw, None)
+    progress = [bound for name, bound in calls if name == "progress"]
+    assert progress[0]["factor"] == 0.01 and progress[0]["text"].startswith("Detect 1/100")
+    assert ("operator", {"operator": "vibe.cancel_import", "text": "", "icon": "CANCEL"}) in calls
+    job.cancel()
+    text, _ = _draw(panel.draw, None)
+    assert "Import cancelled" in text
+
+    text, calls = _draw(type(prefs).draw, prefs)
+    assert f"Using {python}" in text
+    shown = {bound["text"]: bound.get("icon") for name, bound in calls if name == "label"}
+    for name in ("vibe_model_wo_3dpw.pth.tar", "spin_model_checkpoint.pth.tar", "SMPL_NEUTRAL.pkl"):
+        assert shown[name] == "CHECKMARK", name
+    for name in ("tcmr_demo_model.pth.tar", "yolov3.weights", "gmm_08.pkl"):
+        assert shown[name] == "X", name
+    assert "SMPL body model: the skeleton and mesh the motion drives. Needed by VIBE and TCMR." in text
+    setups = [bound for name, bound in calls if name == "operator" and bound["operator"] == "vibe.setup_backend"]
+    assert len(setups) == 2
+    _set_preferences(python=str(Path(python).parent / "missing-python"), data_dir="")
+    text, _ = _draw(type(prefs).draw, prefs)
+    assert "Not set up yet" in text and "No folder set: the built-in estimator will be used." in text
+
+
+if __name__ == "__main__":
+    import bpy  # noqa: F401  (first: Blender's own modules such as addon_utils become importable with it)
+
+    globals()[f"scenario_{sys.argv[1]}"](**json.loads(sys.argv[2]))
