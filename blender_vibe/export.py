@@ -24,6 +24,8 @@ from pathlib import Path
 import addon_utils
 import bpy
 
+from smpl_rig.blender.action import owner_fcurves
+
 from .retarget.character import character_objects
 from .retarget_op import MAIN_PANEL
 
@@ -63,7 +65,7 @@ def export_fbx(path: str | Path, objects: Sequence[bpy.types.Object], preset: st
         raise ExportError(f"Unknown FBX preset {preset!r}: use one of {', '.join(FBX_PRESETS)}.")
     path = _output(path, (".fbx",))
     _enable("fbx")
-    with _selected(objects), _scene_range(objects), _replaced_on_success(path) as partial:
+    with _shown(objects), _selected(objects), _scene_range(objects), _replaced_on_success(path) as partial:
         bpy.ops.export_scene.fbx(filepath=str(partial), **_FBX_COMMON, **FBX_PRESETS[preset])
     return path
 
@@ -75,7 +77,7 @@ def export_bvh(path: str | Path, armature: bpy.types.Object) -> Path:
     path = _output(path, (".bvh",))
     _enable("bvh")
     start, end = _frame_range([armature]) or (bpy.context.scene.frame_start, bpy.context.scene.frame_end)
-    with _selected([armature]), _replaced_on_success(path) as partial:
+    with _shown([armature]), _selected([armature]), _replaced_on_success(path) as partial:
         bpy.ops.export_anim.bvh(filepath=str(partial), frame_start=start, frame_end=end, rotate_mode="NATIVE")
     return path
 
@@ -85,7 +87,8 @@ def export_gltf(path: str | Path, objects: Sequence[bpy.types.Object]) -> Path:
     path = _output(path, (".glb", ".gltf"))
     _enable("gltf")
     binary = path.suffix.lower() == ".glb"
-    with _selected(objects), _replaced_on_success(path) if binary else nullcontext(path) as written:
+    with _shown(objects), _selected(objects), \
+            _replaced_on_success(path) if binary else nullcontext(path) as written:
         bpy.ops.export_scene.gltf(
             filepath=str(written),
             export_format="GLB" if binary else "GLTF_SEPARATE",
@@ -164,6 +167,28 @@ def _scene_range(objects: Sequence[bpy.types.Object]) -> Iterator[None]:
         yield
     finally:
         scene.frame_start, scene.frame_end = saved
+
+
+VISIBILITY_PATHS = ("hide_viewport", "hide_render")
+
+
+@contextmanager
+def _shown(objects: Sequence[bpy.types.Object]) -> Iterator[None]:
+    """Imported people are keyed hidden on frames where they were not tracked, and a hidden object cannot be
+    selected for export: mute those visibility curves and show the objects while exporting, then restore."""
+    curves = [c for obj in objects for c in owner_fcurves(obj) if c.data_path in VISIBILITY_PATHS and not c.mute]
+    saved = [(obj, obj.hide_viewport, obj.hide_render) for obj in objects]
+    for fcurve in curves:
+        fcurve.mute = True
+    for obj in objects:
+        obj.hide_viewport = obj.hide_render = False
+    try:
+        yield
+    finally:
+        for fcurve in curves:
+            fcurve.mute = False
+        for obj, viewport, render in saved:
+            obj.hide_viewport, obj.hide_render = viewport, render
 
 
 @contextmanager

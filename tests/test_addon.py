@@ -173,8 +173,6 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     assert wrong.returncode == 2 and "must end in .blend or .fbx" in wrong.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="export.export_fbx exports the selection, and a person hidden at the current "
-                                       "frame (the importer keys visibility) cannot be selected, so it is left out")
 def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
     fbx = tmp_path / "all.fbx"
     result = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python)

@@ -65,3 +65,16 @@ def key_visibility(owner: bpy.types.Object, frames: np.ndarray, hidden: np.ndarr
     action = animation.action if animation and animation.action else new_action(owner, f"{owner.name} visibility")
     curves = [(prop, 0, "Visibility", hidden) for prop in ("hide_viewport", "hide_render")]
     write_curves(action, owner, frames, curves, "CONSTANT")
+
+
+def owner_fcurves(owner: bpy.types.Object) -> list[bpy.types.FCurve]:
+    """The F-curves animating `owner` through its action (its slot's channel bag on layered actions)."""
+    animation = owner.animation_data
+    action = animation.action if animation else None
+    if action is None:
+        return []
+    if not hasattr(action, "layers") or not hasattr(animation, "action_slot"):
+        return list(action.fcurves)
+    slot = animation.action_slot
+    bags = [strip.channelbag(slot) for layer in action.layers for strip in layer.strips] if slot else []
+    return [fcurve for bag in bags if bag is not None for fcurve in bag.fcurves]
