@@ -1,7 +1,10 @@
-"""Batch use without the UI: `python -m blender_vibe VIDEO -o OUT.blend` (or OUT.fbx) with the `bpy` module.
+"""Batch use without the UI: `python -m blender_vibe VIDEO -o OUT.blend [-o OUT.fbx ...]` with the `bpy` module.
 
 The same job as the panel's Import button (`ImportJob`): the backend runs as a child process, polled in a loop that
-prints its progress; the people are imported into an empty scene, with the video behind the camera, then saved.
+prints its progress; the people are imported into an empty scene, with the video behind the camera. Then, on
+request, the first person's motion is retargeted onto a character (`--target CHARACTER.blend`), a preview picture
+is drawn (`--preview OUT.png`), and every output is written: .blend (the scene), .fbx/.glb/.gltf (the people, or
+the character), .bvh (the first person's armature, or the character's).
 """
 
 import argparse
@@ -11,12 +14,13 @@ from pathlib import Path
 
 import bpy
 
-from .export import FBX_PRESETS, export_fbx
+from .export import FBX_PRESETS, export_bvh, export_fbx, export_gltf
 from .import_op import parse_person_ids
 from .job_op import FINISHED, ImportJob, ImportRequest, JobError, start_job
-from .retarget.character import character_objects
+from .preview import write_preview
+from .retarget.character import character_objects, retarget_onto_character
 
-OUTPUT_SUFFIXES = (".blend", ".fbx")
+OUTPUT_SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
 PRINT_EVERY_SECONDS = 1.0
 
 
@@ -45,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate the motion of the people in a video and save them as animated SMPL armatures.",
     )
     parser.add_argument("video", help="input video file")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="OUT.blend, or OUT.fbx for other tools")
+    parser.add_argument("-o", "--output", type=Path, action="append", required=True,
+                        help="OUT.blend, OUT.fbx, OUT.bvh, OUT.glb or OUT.gltf; repeat for several files")
+    parser.add_argument("--target", type=Path, default=None, metavar="CHARACTER.blend",
+                        help="retarget the first person's motion onto the character (armature) in this .blend")
+    parser.add_argument("--preview", type=Path, default=None, metavar="OUT.png",
+                        help="also draw the imported skeletons over the video frame into this picture")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs the backend, with its requirements (default: this one)")
     parser.add_argument("--data-dir", default="", help="folder laid out like VIBE's vibe_data (optional)")
@@ -63,9 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    output = args.output.resolve()
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        print(f"error: the output must end in {' or '.join(OUTPUT_SUFFIXES)}, got {output.name}", file=sys.stderr)
+    outputs = [output.resolve() for output in args.output]
+    wrong = [output.name for output in outputs if output.suffix.lower() not in OUTPUT_SUFFIXES]
+    if wrong:
+        print(f"error: outputs must end in {', '.join(OUTPUT_SUFFIXES)}; got {', '.join(wrong)}", file=sys.stderr)
+        return 2
+    if args.target is not None and not args.target.is_file():
+        print(f"error: the character file {args.target} does not exist", file=sys.stderr)
         return 2
     data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else ""
     request = ImportRequest(
@@ -90,19 +103,38 @@ def main(argv: list[str] | None = None) -> int:
     print(job.message)
     if job.warning:
         print(f"warning: {job.warning}", file=sys.stderr)
-    save(output, job.objects, args.fbx_preset)
-    print(f"saved {output}")
+    try:
+        armatures = job.objects
+        if args.target is not None:
+            armatures = [retarget_onto_character(bpy.context, job.objects[0], args.target)]
+            print(f"retargeted person {job.objects[0].get('vibe_track_id', 1)} onto {armatures[0].name}")
+        if args.preview is not None:
+            print(f"saved {write_preview(bpy.context, job.objects, request.video, args.preview.resolve())}")
+        for output in outputs:
+            save(output, armatures, args.fbx_preset)
+            print(f"saved {output}")
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def save(output: Path, armatures: list[bpy.types.Object], fbx_preset: str) -> None:
-    """Write the scene as .blend, or the imported armatures and their bodies, animated, as .fbx."""
+    """Write the scene (.blend), the animated armatures with their bodies (.fbx, .glb, .gltf), or the first
+    armature alone (.bvh holds one skeleton)."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".blend":
+    suffix = output.suffix.lower()
+    if suffix == ".blend":
         bpy.ops.wm.save_as_mainfile(filepath=str(output), check_existing=False)
         return
+    if suffix == ".bvh":
+        export_bvh(output, armatures[0])
+        return
     objects = [obj for armature in armatures for obj in character_objects(armature, bpy.context.view_layer.objects)]
-    export_fbx(output, objects, fbx_preset)
+    if suffix == ".fbx":
+        export_fbx(output, objects, fbx_preset)
+    else:
+        export_gltf(output, objects)
 
 
 class _ProgressPrinter:

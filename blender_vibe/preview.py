@@ -1,0 +1,66 @@
+"""A preview picture for people without Blender open: the imported skeletons drawn over the video frame.
+
+The bone positions are Blender's evaluated pose, projected through the scene camera that `footage.place_footage`
+set up, so the picture checks the whole chain (backend camera, import, footage camera) against the footage.
+Used by the headless command, which runs in the backend's environment (OpenCV available).
+"""
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy_extras.object_utils import world_to_camera_view
+
+from smpl_rig.skeleton import JOINT_NAMES, PARENTS
+
+from .importer import FIRST_FRAME
+
+COLOURS = ((0, 200, 255), (80, 255, 80), (255, 120, 60), (255, 80, 220), (240, 240, 40))  # BGR, one per person
+
+
+def joint_pixels(context: bpy.types.Context, armature: bpy.types.Object) -> np.ndarray:
+    """(24, 2) pixel positions of the armature's joints (bone heads) at the current frame, origin top-left."""
+    scene = context.scene
+    render = scene.render
+    heads = [armature.matrix_world @ armature.pose.bones[name].head for name in JOINT_NAMES]
+    ndc = np.array([tuple(world_to_camera_view(scene, scene.camera, head))[:2] for head in heads])
+    return np.column_stack([ndc[:, 0] * render.resolution_x, (1.0 - ndc[:, 1]) * render.resolution_y])
+
+
+def busiest_frame(armatures: list[bpy.types.Object], context: bpy.types.Context) -> int:
+    """The scene frame, between start and end, where most of the armatures are visible (the middle one of those)."""
+    scene = context.scene
+    frames = np.arange(scene.frame_start, scene.frame_end + 1)
+    counts = np.zeros(len(frames), dtype=int)
+    for i, frame in enumerate(frames):
+        scene.frame_set(int(frame))
+        counts[i] = sum(not arm.hide_viewport for arm in armatures)
+    best = frames[counts == counts.max()]
+    return int(best[len(best) // 2])
+
+
+def write_preview(context: bpy.types.Context, armatures: list[bpy.types.Object], video: str | Path,
+                  path: str | Path) -> Path:
+    """Draw every visible armature over the matching video frame and save it as an image (PNG, JPEG...)."""
+    import cv2
+
+    from backend.video import VideoReader
+
+    frame = busiest_frame(armatures, context)
+    context.scene.frame_set(frame)
+    (_, rgb), = list(VideoReader(video, start=frame - FIRST_FRAME, end=frame - FIRST_FRAME + 1))
+    picture = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    thickness = max(2, round(max(picture.shape[:2]) / 300))
+    for k, armature in enumerate(a for a in armatures if not a.hide_viewport):
+        colour = COLOURS[k % len(COLOURS)]
+        points = np.round(joint_pixels(context, armature)).astype(int)
+        for joint, parent in enumerate(PARENTS):
+            if parent >= 0:
+                cv2.line(picture, tuple(points[parent]), tuple(points[joint]), colour, thickness, cv2.LINE_AA)
+        for point in points:
+            cv2.circle(picture, tuple(point), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), picture):
+        raise OSError(f"cannot write the preview image {path}")
+    return path
