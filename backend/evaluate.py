@@ -55,7 +55,7 @@ def evaluate_database(generator: VibeGenerator, db: Mapping[str, Any], j_regress
         output = generator(features.reshape(len(chunk), seqlen, -1))
         vertices = output["verts"].reshape(len(rows), -1, 3)
         predicted.append(torch.einsum("jv,nvc->njc", j_regressor_h36m, vertices)[:, H36M_TO_LSP14].cpu().numpy())
-        labelled.append(common_joints(np.asarray(db["joints3D"][rows])))
+        labelled.append(labelled_joints(np.asarray(db["joints3D"][rows])))
         if with_mesh:
             vertex_errors.append(metrics.pve(vertices.cpu().numpy(), _label_mesh(smpl, db, rows, device)))
     pred = metrics.center_on_hips(np.concatenate(predicted), LSP_HIPS)
@@ -70,7 +70,7 @@ def evaluate_database(generator: VibeGenerator, db: Mapping[str, Any], j_regress
     return result | {"frames": len(pred)}
 
 
-def common_joints(joints: np.ndarray) -> np.ndarray:
+def labelled_joints(joints: np.ndarray) -> np.ndarray:
     """Labelled 3D joints (N, 14, 3+) of the evaluation splits, or (N, 49, 3+) VIBE joints -> (N, 14, 3)."""
     joints = np.asarray(joints, dtype=np.float64)[..., :3]
     if joints.ndim == 3 and joints.shape[1] == len(COMMON_JOINTS):

@@ -170,7 +170,7 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     missing = headless(tmp_path, tmp_path / "missing.mp4", "-o", blend)
     assert missing.returncode == 2 and "Video not found" in missing.stderr
     wrong = headless(tmp_path, plain_clip, "-o", tmp_path / "result.txt")
-    assert wrong.returncode == 2 and "must end in .blend or .fbx" in wrong.stderr
+    assert wrong.returncode == 2 and "must end in .blend, .fbx" in wrong.stderr
 
 
 def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
@@ -179,6 +179,44 @@ def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
     assert result.returncode == 0, result.stderr[-4000:]
     data = fbx.read_bytes()
     assert b"Person 1" in data and b"Person 2" in data, "person 2 (first seen at video frame 5) is missing"
+
+
+def test_headless_writes_several_formats_and_a_preview_over_the_footage(tmp_path, plain_clip, fake_python):
+    import cv2
+    import numpy as np
+
+    from backend.video import VideoReader
+
+    outputs = [tmp_path / f"all.{suffix}" for suffix in ("blend", "fbx", "bvh", "glb")]
+    preview = tmp_path / "preview.png"
+    args = [arg for output in outputs for arg in ("-o", output)]
+    result = headless(tmp_path, plain_clip, *args, "--python", fake_python, "--preview", preview)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert outputs[2].read_text().startswith("HIERARCHY") and outputs[3].read_bytes()[:4] == b"glTF"
+    assert outputs[1].read_bytes().startswith(b"Kaydara FBX Binary") and outputs[0].stat().st_size > 0
+    image = cv2.imread(str(preview))
+    _, first = next(iter(VideoReader(plain_clip)))
+    drawn = np.abs(image.astype(int) - cv2.cvtColor(first, cv2.COLOR_RGB2BGR)).sum(axis=-1) > 90
+    ys, xs = np.nonzero(drawn)
+    # The fake people stand 6 m away at x 0..0.3 m, pelvis 0.2 m below the optical axis: with f = the image
+    # diagonal (200 px) the pelvis lands at u = 80..90, v = 66.7; the drawn skeleton must be there.
+    assert image.shape[:2] == (120, 160) and drawn.any()
+    assert np.any((np.abs(ys - 66.7) < 4) & (xs > 76) & (xs < 94))
+    assert xs.min() > 40 and xs.max() < 130  # nothing drawn far from the people
+
+
+def test_headless_retargets_onto_a_character_from_a_blend_file(tmp_path, plain_clip, fake_python):
+    character = tmp_path / "hero.blend"
+    run_scenario("save_character", tmp_path, path=character)
+    fbx, bvh = tmp_path / "hero.fbx", tmp_path / "hero.bvh"
+    result = headless(tmp_path, plain_clip, "-o", fbx, "-o", bvh, "--python", fake_python, "--target", character)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "retargeted person 1 onto Hero" in result.stdout
+    data = fbx.read_bytes()
+    assert b"mixamorig:Hips" in data and b"Person 1" not in data and b"AnimationCurve" in data
+    assert "mixamorig:LeftForeArm" in bvh.read_text() and "L_Elbow" not in bvh.read_text()
+    missing = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python, "--target", tmp_path / "no.blend")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
 def test_panel_and_preferences_show_settings_reasons_progress_and_the_data_folder_check(tmp_path, addon_zip,
@@ -671,6 +709,18 @@ def scenario_ui_draw(zip: str, data_dir: str, video: str, python: str) -> None:
     _set_preferences(python=str(Path(python).parent / "missing-python"), data_dir="")
     text, _ = _draw(type(prefs).draw, prefs)
     assert "Not set up yet" in text and "No folder set: the built-in estimator will be used." in text
+
+
+def scenario_save_character(path: str) -> None:
+    """A Mixamo-named character (A-pose, other bone rolls) with a box body, saved as a .blend file."""
+    import bpy
+
+    sys.path.insert(0, str(ROOT))
+    from tests.retarget_rigs import add_box_body, build_armature, mixamo_rig
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    add_box_body(build_armature(mixamo_rig(), "Hero"))
+    bpy.ops.wm.save_as_mainfile(filepath=path)
 
 
 if __name__ == "__main__":

@@ -223,6 +223,6 @@ def test_estimate_follows_the_estimator_contract(model):
     theta = model.regress(model.extract_features(normalize_imagenet(crops))[None])["theta"][0].numpy()
 
     assert {k: v.shape for k, v in result.items()} == {
-        "pose": (6, 72), "betas": (6, 10), "cam": (6, 3), "joints3d": (6, 49, 3)}
+        "pose": (6, 72), "betas": (6, 10), "cam": (6, 3), "joints3d": (6, 49, 3), "pelvis": (6, 3)}
     np.testing.assert_allclose(result["pose"], theta[:, 3:75], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(result["cam"], theta[:, :3], rtol=1e-4, atol=1e-5)

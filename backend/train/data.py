@@ -68,6 +68,7 @@ OFFICIAL_DATABASES: dict[str, DatabaseSpec] = {
 
 
 def database_path(db_dir: str | Path, name: str, split: str) -> Path:
+    """Where database `name`'s `split` (train, val, test) lies in `db_dir`."""
     spec = OFFICIAL_DATABASES.get(name, DatabaseSpec())
     return Path(db_dir) / spec.file.format(name=name, split=split)
 
@@ -138,14 +139,15 @@ def normalize_keypoints(kp_2d: np.ndarray, bbox: np.ndarray | None) -> np.ndarra
 
 
 class SequenceDataset(Dataset):
-    """Windows of one database in the common training layout (module docstring)."""
+    """Windows of one database in the common training layout (module docstring); with `use_3d` False (a database
+    in the 2D role) only its 2D keypoints are used, as the official 2D datasets do."""
 
-    def __init__(self, db: Mapping[str, Any], spec: DatabaseSpec, seqlen: int, overlap: float | None = None) -> None:
+    def __init__(self, db: Mapping[str, Any], spec: DatabaseSpec, seqlen: int, use_3d: bool = True) -> None:
         self.db, self.spec, self.seqlen = db, spec, seqlen
-        stride = max(1, int(seqlen * (1.0 - (spec.overlap if overlap is None else overlap))))
+        stride = max(1, int(seqlen * (1.0 - spec.overlap)))
         self.starts = window_starts(_strings(db["vid_name"]), seqlen, stride)
-        self.has_3d = "joints3D" in db
-        self.has_smpl = "pose" in db and "shape" in db
+        self.has_3d = use_3d and "joints3D" in db
+        self.has_smpl = use_3d and "pose" in db and "shape" in db
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -178,7 +180,7 @@ def open_sequences(db_dir: str | Path, name: str, split: str, seqlen: int, with_
     spec = OFFICIAL_DATABASES.get(name, DatabaseSpec())
     required = ("vid_name", "features", "joints2D") + (() if spec.crop_keypoints else ("bbox",))
     path = database_path(db_dir, name, split)
-    dataset = SequenceDataset(load_database(path, required), spec, seqlen)
+    dataset = SequenceDataset(load_database(path, required), spec, seqlen, use_3d=with_3d)
     if with_3d and not (dataset.has_3d or dataset.has_smpl):
         raise BackendError(f"{path} is listed in datasets_3d but has neither joints3D nor pose and shape.",
                            "Move it to datasets_2d, or add the 3D labels.")
@@ -267,13 +269,15 @@ class TrainingStream:
         if not data.datasets_2d and not data.datasets_3d:
             raise BackendError("No training database is configured.", "List databases in data.datasets_2d or "
                                "data.datasets_3d.")
-        size_2d = batch_size if not data.datasets_3d else (int(batch_size * data.ratio_2d) if data.datasets_2d else 0)
-        parts = [(names, size, with_3d) for names, size, with_3d in
-                 ((data.datasets_2d, size_2d, False), (data.datasets_3d, batch_size - size_2d, True)) if names]
+        if not data.datasets_3d:
+            size_2d = batch_size
+        else:
+            size_2d = int(batch_size * data.ratio_2d) if data.datasets_2d else 0
+        parts = ((data.datasets_2d, size_2d, False), (data.datasets_3d, batch_size - size_2d, True))
         self._loaders = [
             _endless(ConcatDataset([open_sequences(data.db_dir, n, "train", data.seqlen, with_3d) for n in names]),
                      size, data.num_workers)
-            for names, size, with_3d in parts if size > 0
+            for names, size, with_3d in parts if names and size > 0
         ]
         self._motion = _endless(AmassDataset(load_amass(data.amass), data.seqlen), batch_size, data.num_workers)
 

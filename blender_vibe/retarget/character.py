@@ -44,6 +44,7 @@ def append_character(context: bpy.types.Context, blend_path: str | os.PathLike) 
     for obj in keep:
         collection.objects.link(obj)
     _remove([obj for obj in appended if obj not in keep])
+    context.view_layer.update()  # the view layer lists the new objects only after an update
     return armature
 
 

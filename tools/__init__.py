@@ -1,0 +1,1 @@
+"""Developer tools: the example clip generator and checks of rendered clips."""
