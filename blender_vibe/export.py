@@ -27,7 +27,7 @@ import bpy
 from smpl_rig.blender.action import owner_fcurves
 
 from .retarget.character import character_objects
-from .retarget_op import MAIN_PANEL
+from .sidebar import SubPanel
 
 FBX_PRESETS = {
     "unity": dict(axis_forward="-Z", axis_up="Y", apply_scale_options="FBX_SCALE_UNITS", use_armature_deform_only=True),
@@ -258,14 +258,9 @@ class VIBE_OT_export_character(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class VIBE_PT_export(bpy.types.Panel):
+class VIBE_PT_export(SubPanel, bpy.types.Panel):
     bl_idname = "VIBE_PT_export"
     bl_label = "Export"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Vibe"
-    bl_parent_id = MAIN_PANEL
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         column = self.layout.column(align=True)
@@ -276,11 +271,4 @@ class VIBE_PT_export(bpy.types.Panel):
 classes = (VIBE_OT_export_character, VIBE_PT_export)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

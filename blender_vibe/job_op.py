@@ -300,9 +300,8 @@ class VIBE_OT_cancel_import(bpy.types.Operator):
 classes = (VIBE_OT_import_video, VIBE_OT_cancel_import)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+register = _register_classes
 
 
 def unregister() -> None:
@@ -310,5 +309,4 @@ def unregister() -> None:
     if _active is not None:
         _active.cancel()
     _last = None
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

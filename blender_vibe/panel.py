@@ -17,6 +17,7 @@ from .job_op import (
     last_job,
 )
 from .preferences import backend_python, data_dir_preference, draw_wrapped
+from .sidebar import MAIN_PANEL, SidebarPanel
 
 
 class VibeVideoSettings(bpy.types.PropertyGroup):
@@ -89,13 +90,10 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
         )
 
 
-class VIBE_PT_import_motion(bpy.types.Panel):
+class VIBE_PT_import_motion(SidebarPanel, bpy.types.Panel):
     """The add-on's main sidebar panel; the retarget and export panels are its children."""
 
-    bl_idname = "VIBE_PT_import_motion"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Vibe"
+    bl_idname = MAIN_PANEL
     bl_label = "Import motion from video"
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -152,13 +150,14 @@ def _draw_last_outcome(layout: bpy.types.UILayout) -> None:
 classes = (VibeVideoSettings, VIBE_PT_import_motion)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.vibe_video = bpy.props.PointerProperty(type=VibeVideoSettings)
 
 
 def unregister() -> None:
     del bpy.types.Scene.vibe_video
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -23,8 +23,8 @@ from .retarget.bone_maps import (
     resolve_preset,
     save_preset,
 )
+from .sidebar import SubPanel
 
-MAIN_PANEL = "VIBE_PT_import_motion"
 PRESET_SUBDIR = "presets/blender_vibe/bone_maps"
 
 
@@ -230,14 +230,9 @@ class VIBE_MT_retarget_presets(bpy.types.Menu):
         layout.operator(VIBE_OT_retarget_load_map.bl_idname, text="From File...", icon="FILEBROWSER")
 
 
-class VIBE_PT_retarget(bpy.types.Panel):
+class VIBE_PT_retarget(SubPanel, bpy.types.Panel):
     bl_idname = "VIBE_PT_retarget"
     bl_label = "Retarget"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Vibe"
-    bl_parent_id = MAIN_PANEL
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
         layout = self.layout
@@ -271,13 +266,14 @@ classes = (
 )
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.vibe_retarget = bpy.props.PointerProperty(type=VibeRetargetSettings)
 
 
 def unregister() -> None:
     del bpy.types.Scene.vibe_retarget
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -252,9 +252,8 @@ def draw_setup(layout: bpy.types.UILayout) -> None:
 classes = (VIBE_OT_setup_backend, VIBE_OT_cancel_setup)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+register = _register_classes
 
 
 def unregister() -> None:
@@ -264,5 +263,4 @@ def unregister() -> None:
     _job = None
     if bpy.app.timers.is_registered(_poll_timer):
         bpy.app.timers.unregister(_poll_timer)
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -282,11 +282,12 @@ def register_with_parent_panel() -> list:
     import bpy
 
     from blender_vibe import retarget_op
+    from blender_vibe.sidebar import MAIN_PANEL
 
     registered = []
-    if not hasattr(bpy.types, retarget_op.MAIN_PANEL):
+    if not hasattr(bpy.types, MAIN_PANEL):
         parent = type("MainPanelStandIn", (bpy.types.Panel,), dict(
-            bl_idname=retarget_op.MAIN_PANEL, bl_label="Vibe", bl_space_type="VIEW_3D", bl_region_type="UI",
+            bl_idname=MAIN_PANEL, bl_label="Vibe", bl_space_type="VIEW_3D", bl_region_type="UI",
             bl_category="Vibe", draw=lambda self, context: None,
         ))
         bpy.utils.register_class(parent)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up .venv (if needed), then run the whole job on the project's example clip:
+# video -> backend -> SMPL armature in out/example/squat_march.blend and .fbx, plus preview.png
+# (the skeleton drawn over the footage). Uses VIBE/TCMR when ./vibe_data holds their files, else the
+# built-in estimator. Extra arguments go to `python -m blender_vibe`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+data_dir=()
+[ -d vibe_data ] && data_dir=(--data-dir vibe_data)
+mkdir -p out/example
+.venv/bin/python -m blender_vibe examples/squat_march.mp4 "${data_dir[@]}" \
+  -o out/example/squat_march.blend -o out/example/squat_march.fbx --preview out/example/preview.png "$@"
