@@ -2,9 +2,12 @@
 
     .venv/bin/python bench/backend_speed.py VIDEO [--estimator default|vibe|tcmr] [--data-dir D] [--device cpu|cuda]
 
-Each stage is timed on the same frames in one run: decode, detect, track, crop, estimator (for VIBE/TCMR split into
-backbone and temporal+regressor+SMPL), and the whole `python -m backend` job; peak resident memory (and peak CUDA
-memory on a GPU) is reported. Ratios between stages are what to compare across machines.
+Each stage is timed on the same frames in one run: decode, detect (every frame), track, crop, the estimator (for
+VIBE/TCMR split into the ResNet-50 backbone and temporal+regressor+SMPL), and the whole `python -m backend` job
+(which detects on every 4th frame with the built-in detector); peak resident memory (and peak CUDA memory on a GPU)
+is reported. Ratios between stages are what to compare across machines. Timing VIBE/TCMR needs a data folder: the
+official one, or the synthetic one the tests build (same architecture, random weights):
+    .venv/bin/python -c "from tests.checkpoints_synthetic import make_data_dir; make_data_dir('out/synthetic')"   # -> out/synthetic/vibe_data
 """
 
 import argparse
@@ -59,9 +62,14 @@ def main() -> None:
     m = len(tracklet.frame_ids)
     crops = timed("crop", m, lambda: np.concatenate([crop_people(frames[f], tracklet.bboxes[i:i + 1], size=size)
                                                      for i, f in enumerate(tracklet.frame_ids)]), fps)
-    for stage, fn in getattr(estimator, "benchmark_stages", lambda c: {"estimator": lambda: estimator.estimate(c)})(
-            crops).items():
-        timed(stage, m, fn, fps)
+    if hasattr(estimator, "extract_features"):  # VIBE and TCMR: the backbone, then the temporal model and SMPL
+        from backend.models.resnet import normalize_imagenet
+
+        features = timed("backbone (ResNet-50)", m,
+                         lambda: estimator.extract_features(normalize_imagenet(crops, estimator.device)), fps)
+        timed("temporal+regressor+SMPL", m, lambda: estimator.regress(features[None]), fps)
+    else:
+        timed("estimator", m, lambda: estimator.estimate(crops), fps)
     timed("end to end", n, lambda: run(RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir,
                                                   estimator=args.estimator, device=device, min_frames=1),
                                        Progress(stream=open("/dev/null", "w"))), fps)

@@ -129,3 +129,22 @@ def test_bad_arguments_and_missing_gpu(person_clip, tmp_path, capsys):
     if not __import__("torch").cuda.is_available():
         err = error_of(capsys, person_clip, "--out", tmp_path, "--device", "cuda")
         assert "CUDA" in err["error"] and "cpu" in err["fix"]
+
+
+def test_default_estimator_tracks_the_person_of_the_committed_clip(tmp_path, capsys):
+    from bench.accuracy import score_motion
+
+    clip = ROOT / "examples" / "squat_march.mp4"
+    truth = np.load(ROOT / "examples" / "squat_march_truth.npz")
+    code, lines = run_cli(capsys, clip, "--out", tmp_path, "--estimator", "default", "--frames", "0:60")
+    assert code == 0, lines[-1]
+    motion = load_motion(lines[-1]["motion"])
+    assert list(motion.people) == [1] and (motion.width, motion.height) == (480, 640)
+    person = motion.people[1]
+    assert len(person.frame_ids) >= 50
+    # The root lands where the rendered person's pelvis is, depth from the documented focal-length assumption
+    true_pelvis = truth["joints3d"][person.frame_ids, 0]
+    assert np.median(np.linalg.norm(person.root - true_pelvis, axis=-1)) < 0.4
+    assert np.median(np.abs(person.root[:, 2] / true_pelvis[:, 2] - 1)) < 0.15
+    score = score_motion(motion, truth["joints3d"][:60])
+    assert score.found > 0.8 and score.pa_mpjpe < 90  # 51 mm here; a frozen T-pose scores 131 mm
