@@ -7,21 +7,9 @@ import traceback
 from pathlib import Path
 
 from .errors import BackendError
+from .frame_range import parse_frames
 from .pipeline import RunOptions, run
 from .progress import Progress
-
-
-def parse_frames(text: str) -> tuple[int, int | None]:
-    """'START:END' (END exclusive, either side may be empty) -> (start, end)."""
-    start, sep, end = text.partition(":")
-    try:
-        first = int(start) if start else 0
-        last = int(end) if end else None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--frames expects START:END, e.g. 0:300, got {text!r}") from None
-    if not sep or first < 0 or (last is not None and last <= first):
-        raise argparse.ArgumentTypeError(f"--frames expects START:END with 0 <= START < END, got {text!r}")
-    return first, last
 
 
 def non_negative_int(text: str) -> int:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import bpy
 
+from backend.frame_range import parse_frames
+
 from .export import FBX_PRESETS, export_bvh, export_fbx, export_gltf
 from .import_op import parse_person_ids
 from .job_op import FINISHED, ImportJob, ImportRequest, JobError, start_job
@@ -22,18 +24,6 @@ from .retarget.character import character_objects, retarget_onto_character
 
 OUTPUT_SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
 PRINT_EVERY_SECONDS = 1.0
-
-
-def parse_frames(text: str) -> tuple[int, int | None]:
-    """'START:END' video frames as the backend takes them (from 0, END exclusive, either side may be empty)."""
-    start, sep, end = text.partition(":")
-    try:
-        frames = (int(start) if start else 0, int(end) if end else None)
-    except ValueError:
-        frames = None
-    if not sep or frames is None or frames[0] < 0 or (frames[1] is not None and frames[1] <= frames[0]):
-        raise argparse.ArgumentTypeError(f"expected START:END with 0 <= START < END, e.g. 0:300; got {text!r}")
-    return frames
 
 
 def _people(text: str) -> list[int] | None:
