@@ -7,7 +7,8 @@ VIBE/TCMR split into the ResNet-50 backbone and temporal+regressor+SMPL), and th
 (which detects on every 4th frame with the built-in detector); peak resident memory (and peak CUDA memory on a GPU)
 is reported. Ratios between stages are what to compare across machines. Timing VIBE/TCMR needs a data folder: the
 official one, or the synthetic one the tests build (same architecture, random weights):
-    .venv/bin/python -c "from tests.checkpoints_synthetic import make_data_dir; make_data_dir('out/synthetic')"   # -> out/synthetic/vibe_data
+    .venv/bin/python -c "from tests.checkpoints_synthetic import make_data_dir; make_data_dir('out/synthetic')"
+then pass --data-dir out/synthetic/vibe_data.
 """
 
 import argparse
