@@ -123,6 +123,8 @@ def _output(path: str | Path, suffixes: tuple[str, ...]) -> Path:
         raise ExportError(f"{path.name} should end in {' or '.join(suffixes)}.")
     if not path.parent.is_dir():
         raise ExportError(f"The folder {path.parent} does not exist: create it or choose another place.")
+    if not os.access(path.parent, os.W_OK):
+        raise ExportError(f"The folder {path.parent} is not writable: choose another place.")
     return path
 
 

@@ -98,8 +98,9 @@ def _check_person(track_id: int, person: Person) -> None:
         raise ValueError(f"person {track_id} has no frames; import the others by track id")
     if frames[0] < 0 or np.any(np.diff(frames) <= 0):
         raise ValueError(f"person {track_id}'s frame ids are negative or not increasing: the file is damaged")
-    if not (np.isfinite(person.pose).all() and np.isfinite(person.trans).all()):
-        raise ValueError(f"person {track_id} has non-finite pose or translation values: re-run the estimator")
+    used = (person.pose, person.betas, person.trans if person.root is None else person.root)
+    if not all(np.isfinite(values).all() for values in used):
+        raise ValueError(f"person {track_id} has non-finite pose, shape or translation values: re-run the estimator")
 
 
 def _find_smpl_model(data_dir: str | Path | None) -> SmplModel | None:

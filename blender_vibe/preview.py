@@ -11,6 +11,7 @@ import bpy
 import numpy as np
 from bpy_extras.object_utils import world_to_camera_view
 
+from smpl_rig.blender.action import owner_fcurves
 from smpl_rig.skeleton import JOINT_NAMES, PARENTS
 
 from .importer import FIRST_FRAME
@@ -31,12 +32,21 @@ def busiest_frame(armatures: list[bpy.types.Object], context: bpy.types.Context)
     """The scene frame, between start and end, where most of the armatures are visible (the middle one of those)."""
     scene = context.scene
     frames = np.arange(scene.frame_start, scene.frame_end + 1)
-    counts = np.zeros(len(frames), dtype=int)
-    for i, frame in enumerate(frames):
-        scene.frame_set(int(frame))
-        counts[i] = sum(not arm.hide_viewport for arm in armatures)
+    counts = np.sum([~_hidden_on(armature, frames) for armature in armatures], axis=0)
     best = frames[counts == counts.max()]
     return int(best[len(best) // 2])
+
+
+def _hidden_on(obj: bpy.types.Object, frames: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether `obj` is hidden in the viewport on `frames`, read from its `hide_viewport` keys (a boolean
+    holds each key's value until the next) without stepping the scene; its current state when not keyed."""
+    curve = next((c for c in owner_fcurves(obj) if c.data_path == "hide_viewport" and not c.mute), None)
+    if curve is None or not len(curve.keyframe_points):
+        return np.full(len(frames), obj.hide_viewport)
+    co = np.empty(2 * len(curve.keyframe_points), dtype=np.float32)
+    curve.keyframe_points.foreach_get("co", co)
+    last_key = np.maximum(np.searchsorted(co[0::2], frames, side="right") - 1, 0)
+    return co[1::2][last_key] > 0.5
 
 
 def write_preview(context: bpy.types.Context, armatures: list[bpy.types.Object], video: str | Path,

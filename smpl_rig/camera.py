@@ -11,8 +11,6 @@ weak-perspective camera orig_cam = (sx, sy, tx, ty) then gives depth tz = 2 f / 
 import numpy as np
 
 CAMERA_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-CROP_FOCAL = 5000.0  # HMR/SPIN/VIBE's focal length for the 224x224 crop
-CROP_SIZE = 224
 
 
 def crop_cam_to_orig_cam(cam: np.ndarray, bboxes: np.ndarray, width: int, height: int) -> np.ndarray:

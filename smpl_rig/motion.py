@@ -8,6 +8,8 @@ and TCMR's `tcmr_output.pkl` (joblib dicts keyed by track id) are read too, thro
 
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from .safe_pickle import load_untrusted_pickle
 
 FORMAT_NAME = "blender-vibe-motion"
 FORMAT_VERSION = 1
+VIBE_PELVIS_JOINT = 8  # "OP MidHip" among VIBE/TCMR's 49 joints: SMPL's pelvis joint, in SMPL model coordinates
+_ROW_WIDTHS = {"pose": 72, "betas": 10, "trans": 3, "root": 3}  # the fields the importer reads, per row
 
 
 class MotionFileError(ValueError):
@@ -36,25 +40,31 @@ class Person:
     bboxes: np.ndarray     # (N, 4) cx, cy, w, h in pixels
     frame_ids: np.ndarray  # (N,) video frame index of each row
     joints3d: np.ndarray   # (N, J, 3) estimator's 3D joints, camera frame, metres
-    root: np.ndarray | None = None  # (N, 3) pelvis joint in the camera frame, metres (None in official outputs)
+    root: np.ndarray | None = None  # (N, 3) pelvis joint in the camera frame, metres (None if not known)
 
     def __post_init__(self) -> None:
+        if np.ndim(self.frame_ids) != 1:
+            raise MotionFileError(f"person field 'frame_ids' must be (N,), got shape {np.shape(self.frame_ids)}")
         n = len(self.frame_ids)
         for f in fields(self):
             if getattr(self, f.name) is None:
                 continue
             value = np.asarray(getattr(self, f.name))
-            if len(value) != n:
-                raise MotionFileError(f"person field '{f.name}' has {len(value)} rows, expected {n} (one per frame)")
+            if value.ndim == 0 or len(value) != n:
+                raise MotionFileError(
+                    f"person field '{f.name}' has shape {value.shape}, expected {n} rows (one per frame)"
+                )
             setattr(self, f.name, value)
-        if self.pose.shape[1:] != (72,) or self.betas.shape[1:] != (10,):
-            raise MotionFileError(f"pose must be (N, 72) and betas (N, 10), got {self.pose.shape}, {self.betas.shape}")
+        for name, width in _ROW_WIDTHS.items():
+            value = getattr(self, name)
+            if value is not None and value.shape[1:] != (width,):
+                raise MotionFileError(f"person field '{name}' must be (N, {width}), got shape {value.shape}")
 
     def transl_for(self, rest_pelvis: np.ndarray) -> np.ndarray:
         """SMPL `transl` (N, 3) that puts a skeleton whose rest pelvis is `rest_pelvis` at the estimated root.
 
         With `root` known, any skeleton (the user's SMPL body, or the default one) gets its pelvis exactly there;
-        without it (official pickles), `trans` is taken as SMPL's own `transl`.
+        without it, `trans` is taken as SMPL's own `transl`.
         """
         return self.trans if self.root is None else self.root - np.asarray(rest_pelvis)
 
@@ -129,9 +139,9 @@ def _load_npz(path: Path) -> Motion:
                 estimator=str(data["estimator"]), estimator_version=str(data["estimator_version"]),
                 source=str(data["source"]), people=people,
             )
-    except (KeyError, ValueError, OSError) as exc:
-        if isinstance(exc, MotionFileError):
-            raise
+    except MotionFileError:
+        raise
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # truncated, corrupt
         raise MotionFileError(f"{path.name} is damaged or incomplete: {exc}") from exc
 
 
@@ -150,11 +160,14 @@ def _load_official_pickle(path: Path) -> Motion:
     people = {}
     for tid, p in raw.items():
         orig_cam = np.asarray(p["orig_cam"], dtype=np.float64)
-        joints3d = p.get("joints3d", np.zeros((len(p["frame_ids"]), 0, 3)))
+        trans = orig_cam_to_translation(orig_cam)
+        joints3d = np.asarray(p.get("joints3d", np.zeros((len(p["frame_ids"]), 0, 3))))
+        # The official joints are posed SMPL joints without `transl`, so the pelvis sits at trans + theirs: with it
+        # the default skeleton is placed correctly too, not only an SMPL body of the same shape.
+        root = trans + joints3d[:, VIBE_PELVIS_JOINT] if joints3d.shape[1:] == (49, 3) else None
         people[int(tid)] = Person(
-            pose=p["pose"], betas=p["betas"], trans=orig_cam_to_translation(orig_cam), cam=p["pred_cam"],
-            orig_cam=orig_cam, bboxes=p["bboxes"], frame_ids=np.asarray(p["frame_ids"]).astype(np.int64),
-            joints3d=joints3d,
+            pose=p["pose"], betas=p["betas"], trans=trans, cam=p["pred_cam"], orig_cam=orig_cam, bboxes=p["bboxes"],
+            frame_ids=np.asarray(p["frame_ids"]).astype(np.int64), joints3d=joints3d, root=root,
         )
     estimator = "tcmr" if "tcmr" in path.name.lower() else "vibe"
     # The official outputs record neither fps nor image size: 30 fps is VIBE's demo default.

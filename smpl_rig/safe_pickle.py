@@ -137,9 +137,8 @@ def load_untrusted_pickle(source: str | Path | bytes) -> Any:
     """Unpickle a file path or bytes with the allow-list; Python-2 pickles are read with latin1 strings."""
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
-        obj = _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+        return _to_plain(_RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load())
     except UnsafePickleError:
         raise
-    except Exception as exc:  # truncated or not a pickle at all
+    except Exception as exc:  # truncated, not a pickle at all, or stand-in state without the expected arrays
         raise ValueError(f"not a readable pickle file ({type(exc).__name__}: {exc})") from exc
-    return _to_plain(obj)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .safe_pickle import load_untrusted_pickle
-from .skeleton import NUM_JOINTS
+from .skeleton import NUM_JOINTS, PARENTS
 
 SMPL_SOURCE_HINT = (
     "Register at https://smpl.is.tue.mpg.de and download the SMPL model (the neutral model ships with VIBE's "
@@ -58,7 +58,7 @@ def load_smpl_model(path: str | Path) -> SmplModel:
         missing = sorted(k for k in _EXPECTED if not isinstance(raw, dict) or k not in raw)
         raise SmplModelError(f"{path} is not an SMPL model file: missing {', '.join(missing)}. {SMPL_SOURCE_HINT}")
     arrays = {k: np.asarray(raw[k]) for k in _EXPECTED}
-    num_verts = arrays["v_template"].shape[0]
+    num_verts = arrays["v_template"].shape[0] if arrays["v_template"].ndim else -1
     checks = {
         "v_template": arrays["v_template"].shape == (num_verts, 3),
         "shapedirs": arrays["shapedirs"].ndim == 3 and arrays["shapedirs"].shape[:2] == (num_verts, 3)
@@ -74,6 +74,8 @@ def load_smpl_model(path: str | Path) -> SmplModel:
         raise SmplModelError(f"{path} does not have the SMPL layout: {'; '.join(bad)}. {SMPL_SOURCE_HINT}")
     parents = arrays["kintree_table"][0].astype(np.int64)
     parents[0] = -1  # stored as 4294967295 in the official files
+    if not np.array_equal(parents, PARENTS):  # the rig, FK and bone names all assume SMPL's tree
+        raise SmplModelError(f"{path} has another kinematic tree than SMPL's (kintree_table). {SMPL_SOURCE_HINT}")
     return SmplModel(
         v_template=arrays["v_template"].astype(np.float64),
         shapedirs=arrays["shapedirs"].astype(np.float64),

@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
-from blender_vibe import import_op, importer
+from blender_vibe import import_op, importer, preview
 from smpl_rig.camera import CAMERA_TO_BLENDER, orig_cam_to_translation
 from smpl_rig.default_skeleton import default_rest_joints
 from smpl_rig.fk import forward_kinematics
@@ -75,7 +75,9 @@ def evaluated_heads(armature, frame):
 
 
 def assert_heads_follow_fk(armature, person, rest_joints):
-    expected = blender_joint_positions(person.pose, person.trans, rest_joints)
+    """SMPL FK in Blender's frame, with the pelvis at `person.root` when the motion has it (else `trans` as SMPL's
+    `transl`), on every tracked frame."""
+    expected = blender_joint_positions(person.pose, person.transl_for(rest_joints[0]), rest_joints)
     for i, frame in enumerate(person.frame_ids + 1):
         np.testing.assert_allclose(evaluated_heads(armature, frame), expected[i], atol=1e-4)
 
@@ -119,6 +121,23 @@ def test_bone_heads_follow_smpl_fk_with_the_smpl_model(tmp_path, data_dir):
         assert_heads_follow_fk(armature, person, rest_joints)
     collection = bpy.data.collections["VIBE motion"]
     assert {obj.name for obj in collection.objects} == {"Person 1", "Person 1 body", "Person 4", "Person 4 body"}
+
+
+@pytest.mark.parametrize("skeleton", ["smpl", "default"])
+def test_root_puts_the_pelvis_of_either_skeleton_where_the_estimator_found_it(tmp_path, data_dir, skeleton):
+    rng = np.random.default_rng(9)
+    person = make_person(rng, np.arange(6))
+    person.root = person.trans + rng.normal(scale=0.2, size=(6, 3))  # the estimator's body, not this skeleton
+    path = write_motion(tmp_path / "motion.npz", {1: person})
+    import_file(path, data_dir=str(data_dir) if skeleton == "smpl" else "")
+    if skeleton == "smpl":
+        rest_joints = load_smpl_model(data_dir / "SMPL_NEUTRAL.pkl").rest_joints(person.betas.mean(axis=0))
+    else:
+        rest_joints = default_rest_joints()
+    armature = bpy.data.objects["Person 1"]
+    assert_heads_follow_fk(armature, person, rest_joints)
+    for i, frame in enumerate(person.frame_ids + 1):
+        np.testing.assert_allclose(evaluated_heads(armature, frame)[0], CAMERA_TO_BLENDER @ person.root[i], atol=1e-4)
 
 
 def test_smpl_body_has_shape_keys_at_the_mean_betas_and_skins_like_smpl(tmp_path, data_dir):
@@ -209,8 +228,10 @@ def test_official_vibe_and_tcmr_outputs_import_every_person(tmp_path, name):
     assert {obj.name for obj in bpy.data.collections[f"VIBE {name[:-4]}"].objects if obj.type == "ARMATURE"} == {
         "Person 1", "Person 3"}
     person = output[3]
-    trans = orig_cam_to_translation(person["orig_cam"])
-    expected = blender_joint_positions(person["pose"], trans, default_rest_joints())
+    # The official joints3d are SMPL's without `transl` ("OP MidHip", joint 8, is SMPL's pelvis): the default
+    # skeleton's pelvis goes there, not to `transl` itself.
+    root = orig_cam_to_translation(person["orig_cam"]) + person["joints3d"][:, 8]
+    expected = blender_joint_positions(person["pose"], root - default_rest_joints()[0], default_rest_joints())
     np.testing.assert_allclose(evaluated_heads(bpy.data.objects["Person 3"], 5), expected[2], atol=1e-4)
     assert bpy.context.scene.frame_end == 7
 
@@ -231,20 +252,24 @@ def test_malicious_pickle_is_refused_and_the_scene_is_unchanged(tmp_path):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("kind", ["text", "other_npz", "smpl_model_as_motion", "missing"])
+@pytest.mark.parametrize("kind", ["text", "other_npz", "smpl_model_as_motion", "missing", "truncated"])
 def test_a_wrong_file_gets_a_clear_message_and_leaves_the_scene_as_it_was(tmp_path, kind):
     path = tmp_path / {"text": "notes.txt", "other_npz": "arrays.npz", "smpl_model_as_motion": "SMPL_NEUTRAL.pkl",
-                       "missing": "gone.npz"}[kind]
+                       "missing": "gone.npz", "truncated": "motion.npz"}[kind]
     if kind == "text":
         path.write_text("hello")
     elif kind == "other_npz":
         np.savez(path, pose=np.zeros((3, 72)))
     elif kind == "smpl_model_as_motion":
         write_smpl_model(path)
+    elif kind == "truncated":  # an interrupted copy
+        whole = write_motion(path, {1: make_person(np.random.default_rng(10), np.arange(20))}).read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
     populate_scene()
     before = snapshot()
     message = {"text": "is not a motion file", "other_npz": "not a blender-vibe motion file",
-               "smpl_model_as_motion": "not a VIBE/TCMR output", "missing": "not found"}[kind]
+               "smpl_model_as_motion": "not a VIBE/TCMR output", "missing": "not found",
+               "truncated": "motion.npz is damaged or incomplete"}[kind]
     with pytest.raises(RuntimeError, match=message):
         bpy.ops.vibe.import_motion(filepath=str(path))
     assert snapshot() == before
@@ -284,6 +309,7 @@ def test_scene_timing_and_visibility_follow_the_tracks(tmp_path):
         scene.frame_set(frame)
         assert (armature.hide_viewport, armature.hide_render, body.hide_viewport) == (hidden, hidden, hidden)
     assert bpy.data.objects["Person 2"].animation_data.action.name == "Person 2 motion"
+    assert preview.busiest_frame([armature, bpy.data.objects["Person 2"]], bpy.context) == 7  # both seen on 5..9
 
 
 def test_operator_options_and_their_errors(tmp_path, monkeypatch, data_dir):

@@ -131,7 +131,7 @@ def test_gltf_round_trip_joint_positions(character, tmp_path):
         remove(new)
 
 
-def test_export_operator_and_bad_paths(character, tmp_path):
+def test_export_operator_and_bad_paths(character, tmp_path, monkeypatch):
     body = character_objects(character)[1]
     body.select_set(True)
     bpy.context.view_layer.objects.active = character
@@ -149,3 +149,6 @@ def test_export_operator_and_bad_paths(character, tmp_path):
         export_fbx(tmp_path / "hero.fbx", [character], "godot")
     with pytest.raises(ExportError, match="BVH holds an armature"):
         export_bvh(tmp_path / "body.bvh", body)
+    monkeypatch.setattr(export.os, "access", lambda path, mode: False)  # a read-only folder (tests may run as root)
+    with pytest.raises(RuntimeError, match="is not writable"):
+        bpy.ops.vibe.export_character(filepath=str(tmp_path / "locked"), format="GLB")

@@ -10,6 +10,7 @@ from blender_vibe import retarget_op  # noqa: E402
 from blender_vibe.retarget.bake import RetargetError, read_armature, sample_pose  # noqa: E402
 from blender_vibe.retarget.character import character_objects, retarget_onto_character  # noqa: E402
 from blender_vibe.retarget.solve import leg_length, world_pose  # noqa: E402
+from smpl_rig.blender.action import owner_fcurves  # noqa: E402
 from smpl_rig.blender.armature import create_armature  # noqa: E402
 from smpl_rig.default_skeleton import default_rest_joints  # noqa: E402
 from smpl_rig.rig_pose import TAIL_CHILD, blender_rest_joints  # noqa: E402
@@ -73,8 +74,8 @@ def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def rest_heads(obj: bpy.types.Object, bone_map: dict[str, str]) -> dict[str, np.ndarray]:
-    _, heads = world_pose(read_armature(obj), read_armature(obj).rest)
     armature = read_armature(obj)
+    _, heads = world_pose(armature, armature.rest)
     return {joint: heads[armature.index(bone)] for joint, bone in bone_map.items()}
 
 
@@ -181,20 +182,15 @@ def test_panel_bone_map_detect_edit_save_load_and_use(scene, tmp_path):
     assert settings.panel_map() == spec.bone_map
     settings.bone_map[JOINT_NAMES.index("L_Foot")].bone = ""  # optional joints may be left out
     assert bpy.ops.vibe.retarget(source=source.name, target=target.name, use_panel_map=True) == {"FINISHED"}
-    curves = {fc.data_path for fc in _fcurves(target)}
+    curves = {fc.data_path for fc in owner_fcurves(target)}
     assert 'pose.bones["mixamorig:LeftToeBase"].rotation_quaternion' not in curves
     assert 'pose.bones["mixamorig:LeftLeg"].rotation_quaternion' in curves
 
 
-def _fcurves(obj: bpy.types.Object):
-    from bpy_extras import anim_utils
-
-    animation = obj.animation_data
-    return anim_utils.action_get_channelbag_for_slot(animation.action, animation.action_slot).fcurves
-
-
-def test_sample_pose_reads_every_rotation_mode_like_blender(scene):
-    """Keys on some frames only (so in-between frames are evaluated) in four rotation modes."""
+@pytest.mark.parametrize("interpolation", ["BEZIER", "LINEAR"])
+def test_sample_pose_reads_every_rotation_mode_like_blender(scene, interpolation):
+    """Keys on some frames only, in four rotation modes: Bezier keys are evaluated frame by frame, linear ones (as
+    Import Motion writes them around tracking gaps) interpolated in bulk, also before the first and after the last."""
     obj = build_armature(rigify_rig(), "Modes")
     rng = np.random.default_rng(5)
     modes = ["QUATERNION", "XYZ", "ZXY", "AXIS_ANGLE"]
@@ -208,8 +204,11 @@ def test_sample_pose_reads_every_rotation_mode_like_blender(scene):
             pose_bone.keyframe_insert({"QUATERNION": "rotation_quaternion", "AXIS_ANGLE": "rotation_axis_angle"}.get(
                 pose_bone.rotation_mode, "rotation_euler"), frame=frame)
             pose_bone.keyframe_insert("location", frame=frame)
+    for fcurve in owner_fcurves(obj):
+        for point in fcurve.keyframe_points:
+            point.interpolation = interpolation
     armature = read_armature(obj)
-    frames = np.arange(1, 10)
+    frames = np.arange(0, 12)
     pose = sample_pose(obj, armature, frames)
     for k, frame in enumerate(frames):
         bpy.context.scene.frame_set(int(frame))

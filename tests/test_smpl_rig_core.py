@@ -60,6 +60,11 @@ def test_smpl_model_errors_name_the_problem(tmp_path):
     (tmp_path / "bad.pkl").write_bytes(pickle.dumps(arrays, protocol=2))
     with pytest.raises(SmplModelError, match="missing weights"):
         load_smpl_model(tmp_path / "bad.pkl")
+    arrays = make_smpl_arrays()
+    arrays["kintree_table"][0, 15] = 9  # the head hangs off Spine3: not SMPL's tree, which the rig assumes
+    (tmp_path / "other_tree.pkl").write_bytes(pickle.dumps(arrays, protocol=2))
+    with pytest.raises(SmplModelError, match="kinematic tree"):
+        load_smpl_model(tmp_path / "other_tree.pkl")
 
 
 def test_unsafe_pickle_is_refused_and_nothing_runs(tmp_path):
@@ -72,6 +77,9 @@ def test_unsafe_pickle_is_refused_and_nothing_runs(tmp_path):
     with pytest.raises(UnsafePickleError):
         load_untrusted_pickle(pickle.dumps({"v_template": Exploit()}))
     assert not marker.exists()
+    sparse_without_data = b"\x80\x02cscipy.sparse.csc\ncsc_matrix\n)\x81}b."  # allowed class, state missing
+    with pytest.raises(ValueError, match="not a readable pickle"):
+        load_untrusted_pickle(sparse_without_data)
 
 
 def test_fk_root_and_children():
@@ -141,12 +149,27 @@ def test_official_joblib_output_is_read_and_bad_files_named(tmp_path):
     joblib.dump(official, tmp_path / "vibe_output.pkl")
     motion = load_motion(tmp_path / "vibe_output.pkl")
     assert np.allclose(motion.people[1].pose, official[1]["pose"])
+    trans = orig_cam_to_translation(official[1]["orig_cam"])
+    assert np.allclose(motion.people[1].trans, trans)
+    assert np.allclose(motion.people[1].root, trans + official[1]["joints3d"][:, 8])  # OP MidHip: SMPL's pelvis
     (tmp_path / "notes.pkl").write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(MotionFileError, match="not a VIBE/TCMR output"):
         load_motion(tmp_path / "notes.pkl")
     (tmp_path / "clip.npz").write_text("hello")
     with pytest.raises(MotionFileError, match="not a motion file"):
         load_motion(tmp_path / "clip.npz")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("trans", np.zeros((3, 2)), r"'trans' must be \(N, 3\)"),
+    ("root", np.zeros((3, 4)), r"'root' must be \(N, 3\)"),
+    ("pose", np.float64(0.0), "'pose' has shape"),
+    ("frame_ids", np.int64(0), "'frame_ids' must be"),
+])
+def test_person_fields_of_the_wrong_shape_are_named(field, value, message):
+    fields = vars(_person(3, np.random.default_rng(7)))
+    with pytest.raises(MotionFileError, match=message):
+        Person(**{**fields, field: value})
 
 
 def test_root_places_any_skeleton_pelvis_at_the_estimated_root():

@@ -2,8 +2,9 @@
 action on the target with one bulk write per F-curve (`smpl_rig.blender.action`).
 
 The source motion is read from its active action's F-curves (keys on every sampled frame are taken as they are,
-other frames are evaluated), not by stepping the scene frame by frame: that keeps 10,000 frames in seconds. Drivers,
-constraints, NLA strips and object-level animation of the source are therefore not part of what is transferred.
+linear keys interpolated in bulk, other curves evaluated per frame), not by stepping the scene frame by frame: that
+keeps 10,000 frames in seconds. Drivers, constraints, NLA strips and object-level animation of the source are
+therefore not part of what is transferred.
 """
 
 from collections.abc import Mapping
@@ -11,8 +12,8 @@ from collections.abc import Mapping
 import bpy
 import numpy as np
 
-from smpl_rig.blender.action import Curve, new_action, write_curves
-from smpl_rig.rotations import axis_angle_to_quaternion, quaternion_to_matrix
+from smpl_rig.blender.action import Curve, interpolation_value, new_action, owner_fcurves, write_curves
+from smpl_rig.rotations import axis_angle_to_matrix, quaternion_to_matrix
 
 from .bone_maps import check_bone_map
 from .solve import RestArmature, pose_matrices, retarget
@@ -52,7 +53,7 @@ def action_frames(obj: bpy.types.Object) -> np.ndarray:
 
 def sample_pose(obj: bpy.types.Object, armature: RestArmature, frames: np.ndarray) -> np.ndarray:
     """Armature-space pose matrices (N, B, 4, 4) of every bone at `frames`, from the active action's F-curves."""
-    curves = _active_fcurves(obj)
+    curves = {(fc.data_path, fc.array_index): fc for fc in owner_fcurves(obj) if not fc.mute}
     rotations = np.empty((len(frames), len(armature.names), 3, 3))
     locations = np.empty((len(frames), len(armature.names), 3))
     for b, name in enumerate(armature.names):
@@ -119,22 +120,6 @@ def _bone_path(bone: str, prop: str) -> str:
     return f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{prop}'
 
 
-def _active_fcurves(obj: bpy.types.Object) -> dict[tuple[str, int], bpy.types.FCurve]:
-    """(data path, index) -> F-curve of the object's active action (its assigned slot on Blender 4.4+)."""
-    animation = obj.animation_data
-    action = animation.action if animation else None
-    if action is None:
-        return {}
-    if hasattr(animation, "action_slot"):
-        from bpy_extras import anim_utils
-
-        channelbag = anim_utils.action_get_channelbag_for_slot(action, animation.action_slot)
-        fcurves = channelbag.fcurves if channelbag else ()
-    else:
-        fcurves = action.fcurves
-    return {(fc.data_path, fc.array_index): fc for fc in fcurves if not fc.mute}
-
-
 def _channel(curves: Mapping, path: str, static, frames: np.ndarray) -> np.ndarray:
     """(N, len(static)) values of an animatable array property: its F-curves where keyed, else its current value."""
     values = np.empty((len(frames), len(static)))
@@ -145,14 +130,21 @@ def _channel(curves: Mapping, path: str, static, frames: np.ndarray) -> np.ndarr
 
 
 def _sample(fcurve: bpy.types.FCurve, frames: np.ndarray) -> np.ndarray:
-    """The curve at `frames`: keys read in one call when every frame has one, else evaluated frame by frame."""
+    """The curve at `frames`, read in bulk where Blender's evaluation is a lookup (a key on every frame) or a straight
+    line between keys (linear keys, constant extrapolation: an import with tracking gaps, or a person who enters
+    late); else evaluated frame by frame."""
     points = fcurve.keyframe_points
     co = np.empty(2 * len(points), dtype=np.float32)
     points.foreach_get("co", co)
-    times, values = co[0::2], co[1::2]
-    at = np.clip(np.searchsorted(times, frames - 0.5), 0, max(len(times) - 1, 0))
-    if len(times) and not len(fcurve.modifiers) and np.allclose(times[at], frames, atol=1e-3):
-        return values[at].astype(np.float64)
+    times, values = co[0::2].astype(np.float64), co[1::2].astype(np.float64)
+    if len(times) and not len(fcurve.modifiers):
+        at = np.clip(np.searchsorted(times, frames - 0.5), 0, len(times) - 1)
+        if np.allclose(times[at], frames, atol=1e-3):
+            return values[at]
+        modes = np.empty(len(points), dtype=np.int32)
+        points.foreach_get("interpolation", modes)
+        if fcurve.extrapolation == "CONSTANT" and np.all(modes[:-1] == interpolation_value("LINEAR")):
+            return np.interp(frames, times, values)
     return np.array([fcurve.evaluate(float(f)) for f in frames])
 
 
@@ -165,7 +157,7 @@ def _rotation(pose_bone: bpy.types.PoseBone, curves: Mapping, path: str, frames:
     if mode == "AXIS_ANGLE":
         angle_axis = _channel(curves, path + "rotation_axis_angle", pose_bone.rotation_axis_angle, frames)
         axis = angle_axis[:, 1:] / np.maximum(np.linalg.norm(angle_axis[:, 1:], axis=1, keepdims=True), 1e-12)
-        return quaternion_to_matrix(axis_angle_to_quaternion(axis * angle_axis[:, :1]))
+        return axis_angle_to_matrix(axis * angle_axis[:, :1])
     if mode in _EULER_ORDERS:
         return _euler_to_matrix(_channel(curves, path + "rotation_euler", pose_bone.rotation_euler, frames), mode)
     raise RetargetError(f"Bone '{pose_bone.name}' uses an unknown rotation mode {mode}.")
@@ -173,16 +165,10 @@ def _rotation(pose_bone: bpy.types.PoseBone, curves: Mapping, path: str, frames:
 
 def _euler_to_matrix(angles: np.ndarray, order: str) -> np.ndarray:
     """(N, 3) Euler angles (x, y, z) applied in `order` (Blender's 'XYZ': X first) -> (N, 3, 3)."""
-    result = np.broadcast_to(np.eye(3), (len(angles), 3, 3))
+    result = np.eye(3)
     for axis_name in order:
         axis = "XYZ".index(axis_name)
-        c, s = np.cos(angles[:, axis]), np.sin(angles[:, axis])
-        turn = np.broadcast_to(np.eye(3), (len(angles), 3, 3)).copy()
-        i, j = [k for k in range(3) if k != axis]
-        turn[:, i, i], turn[:, i, j], turn[:, j, i], turn[:, j, j] = c, -s, s, c
-        if axis == 1:  # about Y the plane is (z, x): keep the right-handed sign
-            turn[:, i, j], turn[:, j, i] = s, -s
-        result = turn @ result
+        result = axis_angle_to_matrix(angles[:, axis, None] * np.eye(3)[axis]) @ result
     return result
 
 

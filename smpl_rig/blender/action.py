@@ -15,7 +15,8 @@ Curve = tuple[str, int, str, np.ndarray]
 """(data_path, array index, channel group name, values (K,)) for one F-curve."""
 
 
-def _interpolation_value(name: str) -> int:
+def interpolation_value(name: str) -> int:
+    """The integer `Keyframe.interpolation` takes in `foreach_set`/`foreach_get` for an interpolation name."""
     return bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[name].value
 
 
@@ -48,7 +49,7 @@ def write_curves(
     frames = np.asarray(frames, dtype=np.float32)
     co = np.empty((len(frames), 2), dtype=np.float32)
     co[:, 0] = frames
-    modes = np.full(len(frames), _interpolation_value(interpolation), dtype=np.int32)
+    modes = np.full(len(frames), interpolation_value(interpolation), dtype=np.int32)
     for data_path, index, group, values in curves:
         fcurve = make_fcurve(data_path, index, group)
         co[:, 1] = values
