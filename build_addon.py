@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent
 ADDON_ID = "blender_vibe"
 BUNDLED = f"{ADDON_ID}/_bundled"
 SOURCE_SUFFIXES = {".py", ".json", ".toml", ".txt"}
-RESEARCH_ONLY = ("backend/train", "backend/evaluate.py")  # training and benchmarks: not what the add-on runs
+# training and evaluation: not what the add-on runs
+RESEARCH_ONLY = ("backend/train/", "backend/evaluate.py", "backend/metrics.py", "backend/models/discriminator.py")
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same zip
 
 MANIFEST = {

@@ -26,7 +26,7 @@ from .data_folder import FILES_BY_NAME, VIBE_MODEL_FILE, find_vibe_checkpoint
 from .errors import BackendError
 from .models.temporal import VibeGenerator
 from .smpl_layer import load_j_regressor, load_smpl_layer
-from .train import run_command
+from .train import data_file, positive_int, run_command
 from .train.data import COMMON_JOINTS, SPIN_JOINTS, load_database, window_starts
 from .vibe import load_generator
 
@@ -91,11 +91,14 @@ def _label_mesh(smpl: torch.nn.Module, db: Mapping[str, Any], rows: np.ndarray, 
 
 def load_checkpoint_generator(data_dir: Path, checkpoint: str | None, device: torch.device) -> VibeGenerator:
     """The generator of a VIBE checkpoint (official or from backend.train), SMPL from the data folder."""
+    if not data_dir.is_dir():
+        raise BackendError(f"The data folder {data_dir} does not exist.",
+                           "Pass --data-dir the official vibe_data folder (SMPL, J_regressor_*; see docs/training.md).")
     name = checkpoint or find_vibe_checkpoint(data_dir)
     if name is None:
         raise BackendError(f"No VIBE checkpoint was given and {data_dir} holds none.",
                            "Pass --checkpoint with a vibe_model_*.pth.tar or a training checkpoint.")
-    path = data_dir / name
+    path = data_file(data_dir, name)
     state = read_checkpoint(path, "gen_state_dict", VIBE_MODEL_FILE, device)
     generator = VibeGenerator(load_smpl_layer(data_dir), *gru_size(state)).to(device)
     load_generator(generator, data_dir, path, VIBE_MODEL_FILE, device)  # the backend's loader: every key checked
@@ -124,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, required=True, help="the vibe_data folder (SMPL, J_regressor_*)")
     parser.add_argument("--checkpoint", default=None, help="checkpoint: a file name in the data folder or a path "
                         "(default: the folder's VIBE model)")
-    parser.add_argument("--seqlen", type=int, default=16, help="window length (official: 16)")
-    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
+    parser.add_argument("--seqlen", type=positive_int, default=16, help="window length (official: 16)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="windows per forward pass")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     return parser
 

@@ -8,6 +8,8 @@ the character), .bvh (the first person's armature, or the character's).
 """
 
 import argparse
+import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,6 +35,20 @@ def _people(text: str) -> list[int] | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _smoothing(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (off) or more, got {text}")
+    return value
+
+
+def _min_frames(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m blender_vibe",
@@ -54,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="video frames to process, from 0, END exclusive (default: all)")
     parser.add_argument("--people", type=_people, default=None, metavar="IDS",
                         help="track ids to import, e.g. 1,3 (default: everyone)")
-    parser.add_argument("--smooth", type=float, default=None, help="smoothing strength; 0 turns it off")
+    parser.add_argument("--min-frames", type=_min_frames, default=None, metavar="N",
+                        help="leave out people tracked for fewer frames (default: the backend's, 25)")
+    parser.add_argument("--smooth", type=_smoothing, default=None,
+                        help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
                         help="axes and units of an .fbx output (see blender_vibe/export.py)")
     return parser
@@ -70,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.target is not None and not args.target.is_file():
         print(f"error: the character file {args.target} does not exist", file=sys.stderr)
         return 2
+    if args.target is not None and args.target.suffix.lower() != ".blend":
+        print(f"error: --target must be a .blend file holding the character's armature; got {args.target.name}",
+              file=sys.stderr)
+        return 2
     data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else ""
     request = ImportRequest(
         video=str(Path(args.video).resolve()), python=args.python, data_dir=data_dir, estimator=args.estimator,
-        device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people,
+        device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people, min_frames=args.min_frames,
     )
     bpy.ops.wm.read_factory_settings(use_empty=True)
     try:
@@ -93,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     print(job.message)
     if job.warning:
         print(f"warning: {job.warning}", file=sys.stderr)
+    shutil.rmtree(job.out_dir, ignore_errors=True)  # the run folder: the motion is in the scene now
     try:
         armatures = job.objects
         if args.target is not None:
@@ -128,14 +152,16 @@ def save(output: Path, armatures: list[bpy.types.Object], fbx_preset: str) -> No
 
 
 class _ProgressPrinter:
-    """Prints the job's status on stderr when the stage changes, and at most once a second otherwise."""
+    """Prints the job's status on stderr when the stage changes, and at most once a second otherwise; a status
+    that has not changed is not printed again."""
 
     def __init__(self) -> None:
         self._stage = ""
+        self._text = ""
         self._printed = 0.0
 
     def __call__(self, job: ImportJob) -> None:
-        now = time.monotonic()
-        if job.progress.stage != self._stage or now - self._printed >= PRINT_EVERY_SECONDS:
-            self._stage, self._printed = job.progress.stage, now
-            print(job.status_text(), file=sys.stderr, flush=True)
+        now, text = time.monotonic(), job.status_text()
+        if text != self._text and (job.progress.stage != self._stage or now - self._printed >= PRINT_EVERY_SECONDS):
+            self._stage, self._text, self._printed = job.progress.stage, text, now
+            print(text, file=sys.stderr, flush=True)

@@ -47,6 +47,7 @@ class ImportRequest:
     frames: tuple[int, int | None] | None = None  # video frames START:END, END exclusive; None: all
     smooth: float | None = None
     person_ids: list[int] | None = None  # None: everyone
+    min_frames: int | None = None  # drop people tracked for fewer frames; None: the backend's default
     work_dir: str = ""  # where the run folder goes; empty: the system's temporary folder
 
     def check(self) -> None:
@@ -86,7 +87,7 @@ class ImportJob:
         args = backend_command(
             os.path.abspath(request.python), str(Path(request.video).resolve()), str(self.out_dir),
             data_dir=request.data_dir, estimator=request.estimator, device=request.device, frames=request.frames,
-            smooth=request.smooth,
+            min_frames=request.min_frames, smooth=request.smooth,
         )
         try:
             self.run = BackendRun(args, self.out_dir)

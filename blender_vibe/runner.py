@@ -197,9 +197,9 @@ class EtaClock:
             self._stage, self._t0, self._done0 = stage, now, done
             return None
         progressed = done - self._done0
-        if progressed <= 0 or total <= 0:
+        if progressed <= 0 or total <= 0 or done >= total:  # no rate yet, or nothing left
             return None
-        return (now - self._t0) / progressed * max(total - done, 0)
+        return (now - self._t0) / progressed * (total - done)
 
 
 def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = "", estimator: str = "auto",

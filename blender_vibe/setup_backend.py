@@ -132,7 +132,10 @@ class SetupJob:
         self._step_fraction = 0.0
         if self.step_index == len(self.steps):
             return self._end(True, "")
-        self._process = self._start_step()
+        try:
+            self._process = self._start_step()
+        except OSError as exc:  # else the timer would stop on a traceback and the setup stay "running" for good
+            return self._end(False, f"{self.title} could not start: {exc.strerror or exc}.")
         return None
 
     def cancel(self) -> None:

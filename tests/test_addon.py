@@ -146,8 +146,10 @@ def test_real_backend_on_a_broken_video_reports_a_clear_error_and_changes_nothin
 
 
 def headless(tmp_path: Path, *args) -> subprocess.CompletedProcess:
-    """`python -m blender_vibe ARGS` from the repository, run in `tmp_path`."""
-    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "blender_user"), "PYTHONPATH": str(ROOT)}
+    """`python -m blender_vibe ARGS` from the repository, run in `tmp_path`; run folders go to tmp_path/runs."""
+    (tmp_path / "runs").mkdir(exist_ok=True)
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "blender_user"), "PYTHONPATH": str(ROOT),
+           "TMPDIR": str(tmp_path / "runs")}
     return subprocess.run([VENV_PYTHON, "-m", "blender_vibe", *map(str, args)], env=env, capture_output=True,
                           text=True, timeout=600, cwd=tmp_path)
 
@@ -162,15 +164,22 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
 
     fbx = tmp_path / "result.fbx"
     relative_python = fake_python.relative_to(tmp_path)  # resolved where the command starts, not in the run folder
-    result = headless(tmp_path, plain_clip, "-o", fbx, "--python", relative_python, "--people", "1")
+    result = headless(tmp_path, plain_clip, "-o", fbx, "--python", relative_python, "--people", "1",
+                      "--min-frames", "5")
     assert result.returncode == 0, result.stderr[-4000:]
     data = fbx.read_bytes()
     assert data.startswith(b"Kaydara FBX Binary") and b"Person 1" in data and b"AnimationCurve" in data
+    assert not list((tmp_path / "runs").glob("blender_vibe-*")), "a finished run leaves no run folder behind"
 
     missing = headless(tmp_path, tmp_path / "missing.mp4", "-o", blend)
     assert missing.returncode == 2 and "Video not found" in missing.stderr
     wrong = headless(tmp_path, plain_clip, "-o", tmp_path / "result.txt")
     assert wrong.returncode == 2 and "must end in .blend, .fbx" in wrong.stderr
+    not_blend = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python, "--target", plain_clip)
+    assert not_blend.returncode == 2 and "--target must be a .blend file" in not_blend.stderr
+    for option, value in (("--smooth", "-1"), ("--smooth", "nan"), ("--min-frames", "0")):
+        refused = headless(tmp_path, plain_clip, "-o", blend, option, value)
+        assert refused.returncode == 2 and f"argument {option}" in refused.stderr, refused.stderr
 
 
 def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
@@ -556,6 +565,14 @@ def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
     assert job.succeeded is True, f"{job.error}\n{job.log_path.read_text()}"
     assert job.fraction == 1.0 and setup.venv_python(venv).is_file()
     assert "backend help 42" in job.log_path.read_text(), "the check step ran the backend in the new environment"
+
+    # a step whose program is missing (here: a "venv" step that made no environment) ends the job with a message
+    job = setup.SetupJob(folder / "no-venv", folder / "requirements.txt", base_python=shutil.which("true"))
+    deadline = time.monotonic() + 60
+    while job.poll() is None:
+        assert time.monotonic() < deadline, "the setup never ended"
+        time.sleep(0.05)
+    assert job.succeeded is False and job.error.startswith("Installing packages") and "could not start" in job.error
 
 
 def scenario_real_backend(zip: str, video: str, python: str) -> None:

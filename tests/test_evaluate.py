@@ -3,6 +3,7 @@ that every metric has a value known by hand: zero, a similarity transform, a con
 acceleration."""
 
 import json
+import shutil
 
 import joblib
 import numpy as np
@@ -130,7 +131,7 @@ def test_a_constant_offset_and_a_constant_acceleration_give_known_errors(generat
     assert result["accel_error"] == pytest.approx(5.0 / 14, abs=2e-3)  # float32 predictions: ~1e-4 mm noise
 
 
-def test_the_command_evaluates_an_official_checkpoint(data_dir, features, windowed, tmp_path, capsys):
+def test_the_command_evaluates_an_official_checkpoint(data_dir, features, windowed, tmp_path, capsys, monkeypatch):
     joints, theta = windowed
     offset = joints.copy()
     offset[:, NECK] += [0.0, 0.06, 0.08]  # 100 mm
@@ -142,12 +143,25 @@ def test_the_command_evaluates_an_official_checkpoint(data_dir, features, window
     assert result["pa_mpjpe"] > 0 and result["pve"] == pytest.approx(0.0, abs=0.05)
     assert result["frames"] == len(EVALUATED)
 
+    # --checkpoint as a path relative to the working folder (docs/training.md: results/vibe/model_best.pth.tar)
+    (tmp_path / "results").mkdir()
+    shutil.copy(data_dir / "vibe_model_wo_3dpw.pth.tar", tmp_path / "results" / "model_best.pth.tar")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--db", "3dpw_test_db.pt", "--data-dir", str(data_dir), "--seqlen", str(SEQLEN), "--device", "cpu",
+                 "--checkpoint", "results/model_best.pth.tar"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["mpjpe"] == pytest.approx(result["mpjpe"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--db", "3dpw_test_db.pt", "--data-dir", str(data_dir), "--batch-size", "0"])
+    assert exit_info.value.code == 2 and "expected 1 or more" in capsys.readouterr().err
+
 
 def test_unusable_inputs_are_reported(data_dir, generator, regressor, features, windowed, tmp_path, capsys):
     db = database(features, *windowed)
     joblib.dump({k: v for k, v in db.items() if k != "joints3D"}, tmp_path / "no_joints.pt")
     assert main(["--db", str(tmp_path / "no_joints.pt"), "--data-dir", str(data_dir), "--device", "cpu"]) == 1
     assert "lacks joints3D" in capsys.readouterr().err
+    assert main(["--db", str(tmp_path / "no_joints.pt"), "--data-dir", str(tmp_path / "nowhere")]) == 1
+    assert "The data folder" in capsys.readouterr().err
     with pytest.raises(BackendError, match="no video of at least 20 frames"):
         evaluate_database(generator, db, regressor, seqlen=20)
     with pytest.raises(BackendError, match=r"joints3D has shape \(16, 17, 3\); expected \(frames, 14, 3\)"):

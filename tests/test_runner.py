@@ -175,6 +175,7 @@ def test_eta_is_the_stage_rate_so_far_times_what_is_left():
     assert eta.update("estimate", 5, 50) is None  # a new stage starts its own clock
     now[0] = 120.0
     assert eta.update("estimate", 15, 50) == pytest.approx(6.0 / 10 * 35)
+    assert eta.update("estimate", 50, 50) is None  # the stage is done: no "about 1 s left"
 
 
 def test_eta_text():
@@ -189,6 +190,7 @@ def test_command_leaves_unset_options_to_the_backend():
     args = backend_command("py", "clip.mp4", "out")
     assert args == ["py", "-m", "backend", "clip.mp4", "--out", "out", "--estimator", "auto", "--device", "auto"]
     assert backend_command("py", "v", "o", frames=(0, 300))[-2:] == ["--frames", "0:300"]
+    assert backend_command("py", "v", "o", min_frames=10)[-2:] == ["--min-frames", "10"]
 
 
 def test_child_environment_drops_blenders_python_settings(monkeypatch, tmp_path):

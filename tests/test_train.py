@@ -244,6 +244,10 @@ def test_a_config_file_overrides_some_keys_and_typos_are_refused(tmp_path):
     (tmp_path / "e.json").write_text("{'loss': 1}")
     with pytest.raises(BackendError, match="not valid JSON"):
         load_config(tmp_path / "e.json")
+    with pytest.raises(BackendError, match="'train.log_every' is 0, expected at least 1"):
+        load_config(write_config(tmp_path / "f.json", {"train": {"log_every": 0}}))
+    with pytest.raises(BackendError, match="'data.ratio_2d' is 1.5, expected between 0.0 and 1.0"):
+        load_config(write_config(tmp_path / "g.json", {"data": {"ratio_2d": 1.5}}))
 
 
 # ------------------------------------------------------------------------------------------- losses

@@ -1,8 +1,12 @@
 """VIBE's training side: motion discriminator, losses, databases, trainer (`python -m backend.train --config FILE`)
 and feature extraction (`python -m backend.train.extract`). See docs/training.md."""
 
+import argparse
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from ..errors import BackendError
 
@@ -17,3 +21,30 @@ def run_command(body: Callable[[], None]) -> int:
             print(f"fix: {exc.fix}", file=sys.stderr)
         return 1
     return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts and sizes: 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def data_file(data_dir: str | Path, name: str) -> Path:
+    """A checkpoint named in a config or on a command line: a file name in the data folder, or a path (absolute or
+    relative to the working folder). A name that is in neither place is reported where it was most likely meant."""
+    inside, given = Path(data_dir) / name, Path(name)
+    if inside.is_file() or (not given.is_file() and given.name == name):
+        return inside
+    return given
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Write through a temporary file in the same folder, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,11 +1,13 @@
 """Training configuration: `default.json` (the published VIBE settings) overlaid by the user's JSON file.
 
-Every key is checked: an unknown key or a value of the wrong type is a BackendError naming the key, what it expects
-and the valid keys, so a typo never silently trains with a default. Relative paths are relative to the working
-directory, as in the official code. The keys are documented in docs/training.md.
+Every key is checked: an unknown key, a value of the wrong type or out of range is a BackendError naming the key, what
+it expects and the valid keys, so a typo never silently trains with a default. Relative paths are relative to the
+working directory, as in the official code (checkpoint names are looked up in `model.data_dir` first). The keys are
+documented in docs/training.md.
 """
 
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, fields, is_dataclass
@@ -15,6 +17,17 @@ from typing import Any
 from ..errors import BackendError
 
 DEFAULT_FILE = Path(__file__).with_name("default.json")
+# The numbers a run needs in range (key: lowest, highest); a zero batch, window or log interval would crash mid-run.
+RANGES = {
+    **dict.fromkeys(("data.seqlen", "model.gru_hidden_size", "model.gru_layers", "model.disc_hidden_size",
+                     "model.disc_layers", "model.disc_attention_layers", "train.batch_size", "train.epochs",
+                     "train.iters_per_epoch", "train.disc_update_steps", "train.log_every"), (1, math.inf)),
+    **dict.fromkeys(("data.num_workers", "loss.kp_2d", "loss.kp_3d", "loss.shape", "loss.pose", "loss.d_motion",
+                     "train.gen_lr", "train.gen_weight_decay", "train.disc_lr", "train.disc_weight_decay",
+                     "train.lr_patience"), (0, math.inf)),
+    "data.ratio_2d": (0.0, 1.0),
+    "model.disc_attention_dropout": (0.0, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,15 @@ def load_config(path: str | Path | None = None) -> Config:
     merged = _read_json(DEFAULT_FILE)
     if path is not None:
         _overlay(merged, _read_json(Path(path)), "")
-    return _build(Config, merged, "")
+    config = _build(Config, merged, "")
+    for name, (low, high) in RANGES.items():
+        section, key = name.split(".")
+        value = getattr(getattr(config, section), key)
+        if not low <= value <= high:
+            expected = f"at least {low}" if high == math.inf else f"between {low} and {high}"
+            raise BackendError(f"Configuration key '{name}' is {value}, expected {expected}.",
+                               "See docs/training.md for the keys and their meaning.")
+    return config
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

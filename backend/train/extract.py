@@ -28,7 +28,7 @@ from ..errors import BackendError
 from ..models.resnet import ResNet50Features, normalize_imagenet
 from ..vibe import load_spin_backbone
 from ..video import VideoReader
-from . import run_command
+from . import atomic_write, positive_int, run_command
 from .data import COMMON_JOINTS, KEYPOINT_BOX_SCALE, SPIN_JOINTS, to_vibe_joints
 
 LABEL_FORMATS = {49: SPIN_JOINTS, 25: SPIN_JOINTS[:25], 14: COMMON_JOINTS}
@@ -143,12 +143,7 @@ def build_database(videos: Path, labels: Path, data_dir: Path, device: torch.dev
 def write_database(db: dict[str, np.ndarray], path: Path) -> None:
     """joblib dump (the official databases' format) through a temporary file, so no half-written file remains."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        joblib.dump(db, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: joblib.dump(db, tmp))
 
 
 def _by_video(tracks: list[TrackLabels]) -> Iterator[tuple[str, list[int]]]:
@@ -184,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="database to write, e.g. data/vibe_db/"
                         "mine_train_db.pt (the name before _train_db.pt is its name in the config)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="crops per forward pass")
     return parser
 
 

@@ -15,7 +15,6 @@ SMPL layer, which the backend builds from SMPL_NEUTRAL.pkl) are carried through 
 import json
 import logging
 import math
-import os
 import random
 import shutil
 import sys
@@ -35,6 +34,7 @@ from ..evaluate import EVAL_KEYS, evaluate_database, load_h36m_regressor
 from ..models.discriminator import MotionDiscriminator
 from ..models.temporal import VibeGenerator
 from ..smpl_layer import load_smpl_layer
+from . import atomic_write, data_file
 from .config import Config, ModelConfig, TrainConfig, config_to_dict
 from .data import TrainingStream, database_path, load_database
 from .losses import LossWeights, vibe_losses
@@ -129,10 +129,10 @@ class VibeTrainer:
     def save(self, folder: Path, performance: float, is_best: bool) -> Path:
         """Write folder/checkpoint.pth.tar (and model_best.pth.tar, best.txt when `is_best`), each atomically."""
         path = folder / CHECKPOINT_FILE
-        _atomic_write(path, lambda tmp: torch.save(self.checkpoint(performance), tmp))
+        atomic_write(path, lambda tmp: torch.save(self.checkpoint(performance), tmp))
         if is_best:
-            _atomic_write(folder / BEST_FILE, lambda tmp: shutil.copyfile(path, tmp))
-            _atomic_write(folder / "best.txt", lambda tmp: tmp.write_text(f"{performance}\n"))
+            atomic_write(folder / BEST_FILE, lambda tmp: shutil.copyfile(path, tmp))
+            atomic_write(folder / "best.txt", lambda tmp: tmp.write_text(f"{performance}\n"))
         return path
 
     def resume(self, checkpoint: dict[str, Any], path: Path) -> None:
@@ -197,7 +197,7 @@ def initialise(generator: VibeGenerator, discriminator: MotionDiscriminator, mod
     for layer in (regressor.decpose, regressor.decshape, regressor.deccam):
         nn.init.xavier_uniform_(layer.weight, gain=0.01)
     if model.pretrained_regressor:
-        path = data_dir / model.pretrained_regressor
+        path = data_file(data_dir, model.pretrained_regressor)
         spin = read_checkpoint(path, "model", SPIN_FILE, device)
         own = regressor.state_dict()
         head = {k: v for k, v in own.items() if k.startswith("init_")} | {k: spin[k] for k in own if k in spin}
@@ -205,7 +205,7 @@ def initialise(generator: VibeGenerator, discriminator: MotionDiscriminator, mod
         LOG.info("regressor initialised from %s", path)
     if not model.pretrained:
         return {}
-    path = data_dir / model.pretrained
+    path = data_file(data_dir, model.pretrained)
     checkpoint = read_training_checkpoint(path, device)
     carried = load_generator_state(generator, checkpoint["gen_state_dict"], path)
     if "disc_motion_state_dict" in checkpoint:
@@ -237,7 +237,7 @@ def run_training(config: Config, resume: bool = False) -> Path:
     else:
         trainer.carried = initialise(generator, discriminator, config.model, device)
     evaluate = _evaluator(config, generator, device)
-    _atomic_write(out / "config.json", lambda tmp: tmp.write_text(json.dumps(config_to_dict(config), indent=2)))
+    atomic_write(out / "config.json", lambda tmp: tmp.write_text(json.dumps(config_to_dict(config), indent=2)))
     LOG.info("training on %s, epochs %d..%d", device, trainer.epoch + 1, config.train.epochs)
     while trainer.epoch < config.train.epochs:
         losses = trainer.train_epoch(stream, config.train.iters_per_epoch, report, config.train.log_every)
@@ -261,6 +261,8 @@ def _evaluator(config: Config, generator: VibeGenerator, device: torch.device) -
 
 def _start_logs(out: Path) -> Callable[[dict], None]:
     """Log to out/train_log.txt and stderr; `report(fields)` also appends fields as one JSON line to log.jsonl."""
+    for handler in LOG.handlers:  # a previous run's log file in this process
+        handler.close()
     LOG.handlers.clear()
     LOG.setLevel(logging.INFO)
     LOG.propagate = False
@@ -274,13 +276,3 @@ def _start_logs(out: Path) -> Callable[[dict], None]:
             fh.write(json.dumps(fields) + "\n")
 
     return report
-
-
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write through a temporary file in the same folder, then rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
