@@ -60,6 +60,11 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
     frame_last: bpy.props.IntProperty(
         name="Last", min=1, default=250, description="Last video frame to process",
     )
+    min_frames: bpy.props.IntProperty(
+        name="Shortest track", min=1, default=25,
+        description="People seen for fewer frames than this are skipped (brief passers-by, false detections); "
+                    "lower it for very short clips",
+    )
     smoothing: bpy.props.FloatProperty(
         name="Smoothing", min=0.0, soft_max=5.0, default=1.5, step=10,
         description="Calms jitter: 0 keeps every wobble, higher values give smoother but less snappy motion",
@@ -86,7 +91,7 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
             video=bpy.path.abspath(self.video), python=backend_python(context),
             data_dir=data_dir_preference(context), estimator=self.estimator.lower(), device=self.device.lower(),
             frames=(self.frame_first - 1, self.frame_last) if self.use_frame_range else None,
-            smooth=self.smoothing, person_ids=person_ids,
+            smooth=self.smoothing, person_ids=person_ids, min_frames=self.min_frames,
         )
 
 
@@ -110,6 +115,7 @@ class VIBE_PT_import_motion(SidebarPanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.prop(settings, "frame_first")
             row.prop(settings, "frame_last")
+        layout.prop(settings, "min_frames")
         layout.prop(settings, "smoothing")
         layout.prop(settings, "device")
         job = active_job()

@@ -26,10 +26,10 @@ def append_character(context: bpy.types.Context, blend_path: str | os.PathLike) 
     """Append the character of a .blend file into the scene: its armature that best fits a built-in bone map, with
     the meshes it deforms. Everything else the file holds is left out."""
     path = Path(blend_path)
-    if path.suffix.lower() != ".blend" or not path.is_file():
-        raise RetargetError(
-            f"Character file not found: {path}. Pass a .blend file that holds the character's armature."
-        )
+    if not path.is_file():
+        raise RetargetError(f"Character file not found: {path}. Pass the .blend file of the character's armature.")
+    if path.suffix.lower() != ".blend":
+        raise RetargetError(f"{path.name} is not a .blend file: save the character's armature in a .blend file.")
     with bpy.data.libraries.load(str(path), link=False) as (available, loaded):
         loaded.objects = list(available.objects)
     appended = [obj for obj in loaded.objects if obj is not None]
