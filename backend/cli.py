@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -16,6 +17,13 @@ def non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number 0 or more, got {text}")
     return value
 
 
@@ -36,12 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder laid out like the official vibe_data (model weights, SMPL model)")
     parser.add_argument("--estimator", choices=["auto", "vibe", "tcmr", "default"], default="auto",
                         help="auto: TCMR, then VIBE, when the data folder has their files; else the default one")
-    parser.add_argument("--checkpoint", default=None, help="VIBE/TCMR checkpoint file name inside the data folder")
+    parser.add_argument("--checkpoint", default=None, help="VIBE/TCMR model file to use instead of the data "
+                        "folder's own: a file name in the data folder, or a path")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--frames", type=parse_frames, default=(0, None), metavar="START:END",
                         help="frame range to process, END exclusive")
     parser.add_argument("--min-frames", type=non_negative_int, default=25, help="drop people tracked for fewer frames")
-    parser.add_argument("--smooth", type=float, default=1.5,
+    parser.add_argument("--smooth", type=non_negative_float, default=1.5,
                         help="temporal smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--detect-every", type=non_negative_int, default=0, metavar="K",
                         help="run the person detector on every K-th frame and interpolate boxes in between "
@@ -52,10 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     args = build_parser().parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     log_path = (args.out / "backend.log").resolve()
-    logging.basicConfig(filename=log_path, filemode="w", level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(filename=log_path, filemode="w", level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    except OSError as exc:
+        reason = "it is a file" if args.out.is_file() else exc.strerror or exc
+        progress.emit(error=f"Cannot write to the output folder {args.out}: {reason}.",
+                      fix="Choose an output folder (--out) that is a folder you can write to, or a new one.")
+        return 1
     logging.info("arguments: %s", vars(args))
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],

@@ -57,7 +57,8 @@ VIBE_CHECKPOINT_PATTERN = "vibe_model_*.pth.tar"
 VIBE_MODEL_FILE = DataFile(VIBE_CHECKPOINT_PATTERN, "a VIBE motion model (vibe_model_wo_3dpw.pth.tar is the one "
                            "VIBE's demo uses).", _VIBE_DOWNLOAD, ("vibe",))
 _SUPPORT_FILES = ("spin_model_checkpoint.pth.tar", "SMPL_NEUTRAL.pkl", "J_regressor_extra.npy")
-_NEEDS = {"tcmr": ("tcmr_demo_model.pth.tar",) + _SUPPORT_FILES, "vibe": (VIBE_CHECKPOINT_PATTERN,) + _SUPPORT_FILES}
+_MODEL_FILES = {"tcmr": "tcmr_demo_model.pth.tar", "vibe": VIBE_CHECKPOINT_PATTERN}
+_NEEDS = {name: (model,) + _SUPPORT_FILES for name, model in _MODEL_FILES.items()}
 ESTIMATORS = ("tcmr", "vibe", "default")
 _TITLES = {"tcmr": "TCMR", "vibe": "VIBE", "default": "the built-in default estimator"}
 
@@ -117,8 +118,13 @@ def estimator_status(data_dir: str | Path | None) -> dict[str, EstimatorStatus]:
     }
 
 
-def choose_estimator(data_dir: str | Path | None, requested: str = "auto") -> EstimatorChoice:
-    """Pick the estimator to run: `auto` takes TCMR, then VIBE, then the default; a named one must be complete."""
+def choose_estimator(data_dir: str | Path | None, requested: str = "auto",
+                     checkpoint: str | None = None) -> EstimatorChoice:
+    """Pick the estimator to run: `auto` takes TCMR, then VIBE, then the default; a named one must be complete.
+
+    `checkpoint` (a model file the user names, e.g. one from `backend.train`) stands in for the named estimator's
+    own model file, which the folder then need not hold.
+    """
     if requested not in ESTIMATORS + ("auto",):
         raise BackendError(f"Unknown estimator '{requested}'.", f"Choose one of: auto, {', '.join(ESTIMATORS)}.")
     if requested in ("tcmr", "vibe") and not (data_dir and Path(data_dir).is_dir()):
@@ -129,10 +135,11 @@ def choose_estimator(data_dir: str | Path | None, requested: str = "auto") -> Es
     status = estimator_status(data_dir)
     if requested != "auto":
         chosen = status[requested]
-        if not chosen.available:
+        missing = tuple(n for n in chosen.missing if not (checkpoint and n == _MODEL_FILES.get(requested)))
+        if missing:
             raise BackendError(
-                f"{_TITLES[requested]} cannot run: the data folder {data_dir} lacks {', '.join(chosen.missing)}.",
-                _how_to_get(chosen.missing),
+                f"{_TITLES[requested]} cannot run: the data folder {data_dir} lacks {', '.join(missing)}.",
+                _how_to_get(missing),
             )
         return EstimatorChoice(requested, f"Using {_TITLES[requested]}, as requested.", chosen.checkpoint)
     tcmr, vibe = status["tcmr"], status["vibe"]

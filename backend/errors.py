@@ -14,4 +14,5 @@ class BackendError(Exception):
 
 
 class NothingFound(BackendError):
-    """An estimator saw no person in a tracklet's crops: the pipeline drops that tracklet (a false detection)."""
+    """An estimator saw no person in the crops it was given: the pipeline drops those frames of the tracklet (a false
+    detection), not the whole run."""

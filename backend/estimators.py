@@ -4,6 +4,7 @@ from pathlib import Path
 
 from .checkpoints import resolve_device as _resolve_torch_device
 from .data_folder import choose_estimator
+from .train import data_file
 
 
 def resolve_device(device: str) -> str:
@@ -12,17 +13,18 @@ def resolve_device(device: str) -> str:
 
 
 def create_estimator(requested: str, data_dir: Path | None, device: str, checkpoint: str | None = None):
-    """(estimator, reason): `requested` is auto/tcmr/vibe/default; `checkpoint` overrides the model file name."""
-    choice = choose_estimator(data_dir, requested)
-    model_file = checkpoint or choice.checkpoint
+    """(estimator, reason): `requested` is auto/tcmr/vibe/default; `checkpoint` (a file name in the data folder, or
+    a path as `backend.train.data_file` reads it) replaces the VIBE/TCMR model file, which the folder need not hold."""
+    choice = choose_estimator(data_dir, requested, checkpoint)
+    if choice.name == "default":
+        from .default_estimator import DefaultEstimator
+
+        return DefaultEstimator(), choice.reason
+    model_file = str(data_file(data_dir, checkpoint).resolve()) if checkpoint else choice.checkpoint
     if choice.name == "tcmr":
         from .tcmr import load_tcmr
 
         return load_tcmr(data_dir, checkpoint=model_file, device=device), choice.reason
-    if choice.name == "vibe":
-        from .vibe import load_vibe
+    from .vibe import load_vibe
 
-        return load_vibe(data_dir, checkpoint=model_file, device=device), choice.reason
-    from .default_estimator import DefaultEstimator
-
-    return DefaultEstimator(), choice.reason
+    return load_vibe(data_dir, checkpoint=model_file, device=device), choice.reason

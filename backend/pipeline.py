@@ -85,6 +85,7 @@ def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
             if i % every == 0 or i == reader.num_frames - 1:
                 yield frame_id, detector.detect(rgb)
             progress.update("detect", i + 1, reader.num_frames)
+        progress.update("detect", reader.num_frames, reader.num_frames)  # the total a truncated file lowered
 
     return collect_tracklets(detections(), min_frames=min_frames, tracker=SortTracker(), max_gap=every)
 
@@ -95,7 +96,7 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
     """
-    crop_size = getattr(estimator, "crop_size", 224)
+    crop_size, crop_scale = getattr(estimator, "crop_size", 224), getattr(estimator, "crop_scale", 1.1)
     active: dict[int, list[tuple[int, int]]] = defaultdict(list)  # frame -> [(track id, row)]
     for tid, tracklet in tracklets.items():
         for row, frame_id in enumerate(tracklet.frame_ids):
@@ -109,7 +110,7 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
         here = active.get(frame_id, [])
         if here:
             boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
-            for (tid, row), crop in zip(here, crop_people(rgb, boxes, size=crop_size), strict=True):
+            for (tid, row), crop in zip(here, crop_people(rgb, boxes, crop_scale, crop_size), strict=True):
                 buffers[tid].append((row, crop))
                 if len(buffers[tid]) == CHUNK or row == len(tracklets[tid].frame_ids) - 1:
                     rows, crops = zip(*buffers.pop(tid), strict=True)
@@ -118,6 +119,7 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
                     except NothingFound as exc:
                         logging.info("track %d, rows %d-%d dropped: %s", tid, rows[0], rows[-1], exc)
         progress.update("estimate", i + 1, reader.num_frames)
+    progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {
         tid: (np.concatenate([rows for rows, _ in chunks]),
               {k: np.concatenate([out[k] for _, out in chunks]) for k in chunks[0][1]})

@@ -142,6 +142,12 @@ def fill_gaps(frame_ids: np.ndarray, boxes: np.ndarray, max_gap: int) -> tuple[n
     return dense, np.stack([np.interp(dense, frame_ids, boxes[:, k]) for k in range(boxes.shape[1])], axis=-1)
 
 
+def _with_area(dets: np.ndarray) -> np.ndarray:
+    """The detections whose box has a positive width and height (SORT's state of an empty box would be NaN)."""
+    dets = np.asarray(dets, dtype=np.float64)
+    return dets[(dets[:, 2] > dets[:, 0]) & (dets[:, 3] > dets[:, 1])] if len(dets) else dets
+
+
 def collect_tracklets(frames: Iterable[tuple[int, np.ndarray]], min_frames: int = 25,
                       tracker: SortTracker | None = None, max_gap: int = 1) -> dict[int, Tracklet]:
     """Track `(frame_id, detections (K, 5))` in frame order -> {id: Tracklet}, ids 1.. in order of appearance.
@@ -151,6 +157,7 @@ def collect_tracklets(frames: Iterable[tuple[int, np.ndarray]], min_frames: int 
     tracker = tracker or SortTracker()
     rows: dict[int, list[tuple[int, np.ndarray]]] = {}
     for frame_id, dets in frames:
+        dets = _with_area(dets)
         if len(dets) == 0:
             continue  # the official demo leaves the tracker untouched on frames without detections
         for track in tracker.update(dets):

@@ -12,6 +12,7 @@ then pass --data-dir out/synthetic/vibe_data.
 """
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -71,9 +72,10 @@ def main() -> None:
         timed("temporal+regressor+SMPL", m, lambda: estimator.regress(features[None]), fps)
     else:
         timed("estimator", m, lambda: estimator.estimate(crops), fps)
-    timed("end to end", n, lambda: run(RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir,
-                                                  estimator=args.estimator, device=device, min_frames=1),
-                                       Progress(stream=open("/dev/null", "w"))), fps)
+    with open(os.devnull, "w") as quiet:
+        timed("end to end", n, lambda: run(RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir,
+                                                      estimator=args.estimator, device=device, min_frames=1),
+                                           Progress(stream=quiet)), fps)
     print(f"video {args.video.name}: {n} frames {reader.width}x{reader.height}, estimator {estimator.name}, "
           f"device {device}")
     for stage, value in fps.items():

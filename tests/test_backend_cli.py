@@ -70,6 +70,19 @@ def test_vibe_on_official_layout_files_and_auto_choice(person_clip, vibe_data_di
     assert load_motion(lines[-1]["motion"]).people[1].frame_ids.max() < 12
 
 
+def test_checkpoint_option_runs_a_model_the_data_folder_lacks(person_clip, vibe_data_dir, tmp_path, capsys,
+                                                               monkeypatch):
+    folder = tmp_path / "vibe_data"
+    shutil.copytree(vibe_data_dir, folder)
+    (tmp_path / "results").mkdir()
+    shutil.move(folder / "vibe_model_wo_3dpw.pth.tar", tmp_path / "results" / "model_best.pth.tar")
+    monkeypatch.chdir(tmp_path)  # a path relative to the working folder, as backend.train writes checkpoints
+    code, lines = run_cli(capsys, person_clip, "--out", tmp_path / "out", "--data-dir", folder, "--estimator", "vibe",
+                          "--checkpoint", "results/model_best.pth.tar", "--frames", "0:12", "--min-frames", "5")
+    assert code == 0, lines[-1]
+    assert load_motion(lines[-1]["motion"]).estimator_version == "model_best"
+
+
 def error_of(capsys, *args) -> dict:
     code, lines = run_cli(capsys, *args)
     assert code in (1, 2) and "error" in lines[-1]
@@ -126,6 +139,14 @@ def test_bad_arguments_and_missing_gpu(person_clip, tmp_path, capsys):
         main([str(person_clip), "--out", str(tmp_path), "--frames", "9:3"])
     assert exit_info.value.code == 2
     assert "--frames" in json.loads(capsys.readouterr().out.splitlines()[-1])["error"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(person_clip), "--out", str(tmp_path), "--smooth", "nan"])
+    assert exit_info.value.code == 2
+    assert "--smooth" in json.loads(capsys.readouterr().out.splitlines()[-1])["error"]
+    not_a_folder = tmp_path / "taken"
+    not_a_folder.write_text("a file")
+    err = error_of(capsys, person_clip, "--out", not_a_folder)
+    assert "it is a file" in err["error"] and "--out" in err["fix"]
     if not __import__("torch").cuda.is_available():
         err = error_of(capsys, person_clip, "--out", tmp_path, "--device", "cuda")
         assert "CUDA" in err["error"] and "cpu" in err["fix"]

@@ -99,6 +99,17 @@ def test_requesting_an_incomplete_estimator_says_what_to_fetch(tmp_path):
         choose_estimator(folder, "hmr")
 
 
+def test_a_given_checkpoint_stands_in_for_the_model_file(tmp_path):
+    folder = make_folder(tmp_path, *VIBE_FILES[1:])
+    choice = choose_estimator(folder, "vibe", checkpoint="/elsewhere/model_best.pth.tar")
+    assert choice.name == "vibe"
+    assert choose_estimator(folder, "tcmr", checkpoint="tcmr_table4_3dpw_test.pth.tar").name == "tcmr"
+    (folder / "SMPL_NEUTRAL.pkl").unlink()
+    with pytest.raises(BackendError) as error:
+        choose_estimator(folder, "vibe", checkpoint="model_best.pth.tar")
+    assert "SMPL_NEUTRAL.pkl" in error.value.message and "vibe_model_*" not in error.value.message
+
+
 def test_data_folder_imports_no_torch():
     code = "import sys, backend.data_folder; sys.exit('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True)

@@ -112,3 +112,12 @@ def test_strided_detections_are_interpolated_into_dense_tracklets():
 def test_fill_gaps_leaves_long_gaps():
     frames, boxes = fill_gaps(np.array([0, 2, 10]), np.array([[0.0], [2.0], [10.0]]), max_gap=3)
     assert list(frames) == [0, 1, 2, 10] and np.allclose(boxes[:, 0], [0, 1, 2, 10])
+
+
+def test_boxes_without_area_are_not_tracked():
+    person = walk((100, 50), (2, 1), (40, 100), 30)
+    flat = np.array([[300.0, 40.0, 300.0, 90.0, 0.9]])  # zero width (e.g. a box clipped at the picture's edge)
+    tracklets = collect_tracklets([(f, np.vstack([person[f:f + 1], flat])) for f in range(30)] + [(30, flat)],
+                                  min_frames=1)
+    assert list(tracklets) == [1] and np.isfinite(tracklets[1].bboxes).all()
+    assert list(tracklets[1].frame_ids) == list(range(30))
