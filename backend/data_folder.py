@@ -161,3 +161,12 @@ def _how_to_get(names: tuple[str, ...]) -> str:
     """Where to obtain the named files (the VIBE checkpoint pattern included), each source said once."""
     sources = [FILES_BY_NAME.get(n, VIBE_MODEL_FILE).source for n in names]
     return " ".join(dict.fromkeys(sources))
+
+
+def data_file(data_dir: str | Path, name: str) -> Path:
+    """A checkpoint named in a config or on a command line: a file name in the data folder, or a path (absolute or
+    relative to the working folder). A name that is in neither place is reported where it was most likely meant."""
+    inside, given = Path(data_dir) / name, Path(name)
+    if inside.is_file() or (not given.is_file() and given.name == name):
+        return inside
+    return given

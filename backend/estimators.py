@@ -3,8 +3,7 @@
 from pathlib import Path
 
 from .checkpoints import resolve_device as _resolve_torch_device
-from .data_folder import choose_estimator
-from .train import data_file
+from .data_folder import choose_estimator, data_file
 
 
 def resolve_device(device: str) -> str:
@@ -14,7 +13,7 @@ def resolve_device(device: str) -> str:
 
 def create_estimator(requested: str, data_dir: Path | None, device: str, checkpoint: str | None = None):
     """(estimator, reason): `requested` is auto/tcmr/vibe/default; `checkpoint` (a file name in the data folder, or
-    a path as `backend.train.data_file` reads it) replaces the VIBE/TCMR model file, which the folder need not hold."""
+    a path, see `backend.data_folder.data_file`) replaces the VIBE/TCMR model file, which the folder need not hold."""
     choice = choose_estimator(data_dir, requested, checkpoint)
     if choice.name == "default":
         from .default_estimator import DefaultEstimator

@@ -86,6 +86,15 @@ def test_build_writes_one_reproducible_versioned_zip_with_sources_only(tmp_path,
                 or "/train/" in name or "__pycache__" in name]
     assert build(tmp_path).read_bytes() == addon_zip.read_bytes(), "the same sources give the same zip"
 
+    zipfile.ZipFile(addon_zip).extractall(tmp_path / "unpacked")
+    bundled = tmp_path / "unpacked" / "blender_vibe" / "_bundled"
+    env = {**os.environ, "PYTHONPATH": str(bundled)}
+    probe = ("import backend, backend.cli, backend.pipeline, backend.estimators, backend.vibe, backend.tcmr, "
+             "backend.default_estimator; print(backend.__file__)")
+    imported = subprocess.run([VENV_PYTHON, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert imported.returncode == 0, f"the bundled backend cannot run on its own:\n{imported.stderr[-2000:]}"
+    assert imported.stdout.strip().startswith(str(bundled))
+
 
 def test_zip_installs_as_extension_and_registers_cleanly_twice(tmp_path, addon_zip):
     run_scenario("extension_install", tmp_path, zip=addon_zip)

@@ -31,15 +31,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def data_file(data_dir: str | Path, name: str) -> Path:
-    """A checkpoint named in a config or on a command line: a file name in the data folder, or a path (absolute or
-    relative to the working folder). A name that is in neither place is reported where it was most likely meant."""
-    inside, given = Path(data_dir) / name, Path(name)
-    if inside.is_file() or (not given.is_file() and given.name == name):
-        return inside
-    return given
-
-
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     """Write through a temporary file in the same folder, then rename: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")

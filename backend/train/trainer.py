@@ -28,13 +28,13 @@ import torch
 from torch import nn
 
 from ..checkpoints import load_exact, load_mean_params, load_weights_only, read_checkpoint, resolve_device
-from ..data_folder import FILES_BY_NAME, VIBE_MODEL_FILE
+from ..data_folder import FILES_BY_NAME, VIBE_MODEL_FILE, data_file
 from ..errors import BackendError
 from ..evaluate import EVAL_KEYS, evaluate_database, load_h36m_regressor
 from ..models.discriminator import MotionDiscriminator
 from ..models.temporal import VibeGenerator
 from ..smpl_layer import load_smpl_layer
-from . import atomic_write, data_file
+from . import atomic_write
 from .config import Config, ModelConfig, TrainConfig, config_to_dict
 from .data import TrainingStream, database_path, load_database
 from .losses import LossWeights, vibe_losses
