@@ -57,7 +57,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
         raise BackendError(
             f"No person was found in {Path(options.video).name} for at least {options.min_frames} frames "
             f"(detector: {detector.name}).",
-            "Use a clip where a whole person is clearly visible, or lower the minimum track length (--min-frames).",
+            "Use a clip where a whole person is clearly visible, or lower the shortest track length "
+            "(--min-frames; 'Shortest track' in the Blender panel).",
         )
     raw = estimate_tracklets(reader, tracklets, estimator, progress)
     if not raw:
