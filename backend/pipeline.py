@@ -91,9 +91,42 @@ def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
     return collect_tracklets(detections(), min_frames=min_frames, tracker=SortTracker(), max_gap=every)
 
 
+class ChunkFeeder:
+    """Feeds one tracklet's crops to the estimator in chunks of `CHUNK` frames, as they are cut, so memory stays
+    bounded. An estimator with `context = (before, after)` (TCMR's 16-frame windows) also gets that many frames of
+    the neighbouring chunks and keeps only the chunk's own outputs, so chunk edges match one long sequence; VIBE has
+    no context: its GRU restarts every chunk, as in the official demo."""
+
+    def __init__(self, estimator, num_rows: int) -> None:
+        self.estimator = estimator
+        self.before, self.after = getattr(estimator, "context", (0, 0))
+        self.num_rows = num_rows
+        self.pending: list[tuple[int, np.ndarray]] = []  # (row, crop) not estimated yet
+        self.past: list[tuple[int, np.ndarray]] = []  # the previous chunk's last `before` crops
+        self.results: list[tuple[list[int], dict[str, np.ndarray]]] = []
+
+    def add(self, row: int, crop: np.ndarray) -> None:
+        self.pending.append((row, crop))
+        last = row == self.num_rows - 1
+        if last or len(self.pending) >= CHUNK + self.after:
+            self._estimate(self.pending if last else self.pending[:CHUNK])
+
+    def _estimate(self, chunk: list[tuple[int, np.ndarray]]) -> None:
+        ahead = self.pending[len(chunk):len(chunk) + self.after]
+        rows = [row for row, _ in chunk]
+        try:
+            out = self.estimator.estimate(np.stack([crop for _, crop in self.past + chunk + ahead]))
+            own = slice(len(self.past), len(self.past) + len(chunk))
+            self.results.append((rows, {key: value[own] for key, value in out.items()}))
+        except NothingFound as exc:
+            logging.info("rows %d-%d dropped: %s", rows[0], rows[-1], exc)
+        self.past = chunk[max(len(chunk) - self.before, 0):]
+        self.pending = self.pending[len(chunk):]
+
+
 def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator,
                        progress: Progress) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Second pass: crop every tracked person and run the estimator on chunks of each tracklet, in frame order.
+    """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order.
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
     """
@@ -102,8 +135,7 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
     for tid, tracklet in tracklets.items():
         for row, frame_id in enumerate(tracklet.frame_ids):
             active[int(frame_id)].append((tid, row))
-    buffers: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-    results: dict[int, list[tuple[list[int], dict]]] = defaultdict(list)
+    feeders = {tid: ChunkFeeder(estimator, len(tracklet.frame_ids)) for tid, tracklet in tracklets.items()}
     last_frame = max(int(t.frame_ids[-1]) for t in tracklets.values())
     for i, (frame_id, rgb) in enumerate(reader):
         if frame_id > last_frame:
@@ -112,19 +144,13 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
         if here:
             boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
             for (tid, row), crop in zip(here, crop_people(rgb, boxes, crop_scale, crop_size), strict=True):
-                buffers[tid].append((row, crop))
-                if len(buffers[tid]) == CHUNK or row == len(tracklets[tid].frame_ids) - 1:
-                    rows, crops = zip(*buffers.pop(tid), strict=True)
-                    try:
-                        results[tid].append((list(rows), estimator.estimate(np.stack(crops))))
-                    except NothingFound as exc:
-                        logging.info("track %d, rows %d-%d dropped: %s", tid, rows[0], rows[-1], exc)
+                feeders[tid].add(row, crop)
         progress.update("estimate", i + 1, reader.num_frames)
     progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {
-        tid: (np.concatenate([rows for rows, _ in chunks]),
-              {k: np.concatenate([out[k] for _, out in chunks]) for k in chunks[0][1]})
-        for tid, chunks in results.items()
+        tid: (np.concatenate([rows for rows, _ in feeder.results]),
+              {k: np.concatenate([out[k] for _, out in feeder.results]) for k in feeder.results[0][1]})
+        for tid, feeder in feeders.items() if feeder.results
     }
 
 

@@ -15,7 +15,7 @@ import torch
 
 from .checkpoints import resolve_device
 from .data_folder import FILES_BY_NAME
-from .models.tcmr import TcmrGenerator
+from .models.tcmr import DEMO_SEQ_LEN, TcmrGenerator
 from .smpl_layer import load_smpl_layer
 from .vibe import VibeModel, load_generator, load_spin_backbone
 
@@ -26,6 +26,8 @@ class TcmrModel(VibeModel):
     """VIBE's inference wrapper around TCMR's generator: `regress` gives each frame the output of its own window."""
 
     name = "tcmr"
+    sequence_chunk = None  # every frame has its own window: regress all crops at once, no restart inside
+    context = (DEMO_SEQ_LEN // 2, DEMO_SEQ_LEN // 2 - 1)  # a window reaches 8 frames back and 7 ahead
 
 
 def load_tcmr(data_dir: str | Path, checkpoint: str = "tcmr_demo_model.pth.tar",

@@ -27,6 +27,8 @@ class VibeModel:
     """Inference wrapper: eval mode (dropout off, BatchNorm running statistics), batched, no autograd."""
 
     name = "vibe"
+    sequence_chunk: int | None = CHUNK_FRAMES  # frames per GRU sequence in `estimate`; None: one sequence
+    context = (0, 0)  # frames before/after a chunk the pipeline must add (VIBE's GRU restarts at chunks: none)
 
     def __init__(self, backbone: ResNet50Features, generator: VibeGenerator, device: torch.device, version: str,
                  feature_batch: int = 64) -> None:
@@ -57,13 +59,14 @@ class VibeModel:
     def estimate(self, crops_rgb: np.ndarray) -> dict[str, np.ndarray]:
         """One tracklet's uint8 RGB crops (N, 224, 224, 3) in frame order -> pose (N, 72), betas (N, 10),
         cam (N, 3) crop camera (s, tx, ty), joints3d (N, 49, 3), pelvis (N, 3) the SMPL root joint in model
-        coordinates (to place the root whatever skeleton the motion lands on); fed in chunks of 450 frames as the
-        official demo."""
+        coordinates (to place the root whatever skeleton the motion lands on); fed in sequences of
+        `sequence_chunk` (450) frames as the official demo, features in batches."""
         if len(crops_rgb) == 0:
             raise ValueError("estimate() needs at least one crop")
         parts = []
-        for start in range(0, len(crops_rgb), CHUNK_FRAMES):
-            crops = normalize_imagenet(crops_rgb[start:start + CHUNK_FRAMES], self.device)
+        step = self.sequence_chunk or len(crops_rgb)
+        for start in range(0, len(crops_rgb), step):
+            crops = normalize_imagenet(crops_rgb[start:start + step], self.device)
             output = self.regress(self.extract_features(crops)[None])
             parts.append({k: output[k][0].cpu().numpy() for k in ("theta", "kp_3d")})
         theta = np.concatenate([p["theta"] for p in parts])

@@ -301,8 +301,7 @@ class VIBE_OT_cancel_import(bpy.types.Operator):
 classes = (VIBE_OT_import_video, VIBE_OT_cancel_import)
 
 
-_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
-register = _register_classes
+register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
 def unregister() -> None:

@@ -255,8 +255,7 @@ def draw_setup(layout: bpy.types.UILayout) -> None:
 classes = (VIBE_OT_setup_backend, VIBE_OT_cancel_setup)
 
 
-_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
-register = _register_classes
+register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
 def unregister() -> None:

@@ -226,3 +226,16 @@ def test_estimate_follows_the_estimator_contract(model):
         "pose": (6, 72), "betas": (6, 10), "cam": (6, 3), "joints3d": (6, 49, 3), "pelvis": (6, 3)}
     np.testing.assert_allclose(result["pose"], theta[:, 3:75], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(result["cam"], theta[:, :3], rtol=1e-4, atol=1e-5)
+
+
+def test_pipeline_chunks_give_tcmr_the_same_windows_as_one_long_tracklet(model, monkeypatch):
+    from backend import pipeline
+
+    monkeypatch.setattr(pipeline, "CHUNK", 12)
+    crops = np.random.default_rng(8).integers(0, 256, size=(30, 224, 224, 3), dtype=np.uint8)
+    feeder = pipeline.ChunkFeeder(model, len(crops))
+    for row, crop in enumerate(crops):
+        feeder.add(row, crop)
+    assert [rows[0] for rows, _ in feeder.results] == [0, 12]  # 12 rows, then the last 18 (within 12 + 7)
+    chunked = np.concatenate([out["pose"] for _, out in feeder.results])
+    np.testing.assert_allclose(chunked, model.estimate(crops)["pose"], atol=1e-5)

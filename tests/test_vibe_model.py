@@ -5,7 +5,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import backend.vibe as vibe_module
 from backend.checkpoints import resolve_device
 from backend.errors import BackendError
 from backend.models.regressor import rotmat_to_axis_angle
@@ -294,7 +293,7 @@ def test_normalize_imagenet():
 
 
 def test_estimate_feeds_chunks_with_fresh_gru_state(model, monkeypatch, reference_arrays):
-    monkeypatch.setattr(vibe_module, "CHUNK_FRAMES", 3)
+    monkeypatch.setattr(model, "sequence_chunk", 3)
     crops = np.random.default_rng(6).integers(0, 256, size=(7, 224, 224, 3), dtype=np.uint8)
     result = model.estimate(crops)
     assert {k: v.shape for k, v in result.items()} == {
