@@ -66,7 +66,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
             f"The {estimator.name} estimator found no person in any tracked region of {Path(options.video).name}.",
             "Use a clip where a whole person is clearly visible, or try another estimator.",
         )
-    people = {tid: to_person(tracklets[tid], rows, out, reader.width, reader.height, options.smooth)
+    box_scale = getattr(estimator, "camera_box_scale", 1.0)
+    people = {tid: to_person(tracklets[tid], rows, out, reader.width, reader.height, options.smooth, box_scale)
               for tid, (rows, out) in raw.items()}
     motion = Motion(fps=reader.fps, width=reader.width, height=reader.height, estimator=estimator.name,
                     estimator_version=estimator.version, source=str(Path(options.video).resolve()), people=people)
@@ -155,11 +156,15 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
 
 
 def to_person(tracklet: Tracklet, rows: np.ndarray, out: dict[str, np.ndarray], width: int, height: int,
-              smooth: float) -> Person:
-    """Estimator output for `rows` of a tracklet -> a Person with full-image camera, root translation, smoothing."""
+              smooth: float, box_scale: float = 1.0) -> Person:
+    """Estimator output for `rows` of a tracklet -> a Person with full-image camera, root translation, smoothing.
+
+    `box_scale`: the box size the estimator's crop camera refers to, relative to the tracked box (VIBE's demo
+    converts with the tracked box although it crops 1.1 times larger; TCMR's converts with its 1.2 crop)."""
     frame_ids = np.asarray(tracklet.frame_ids, dtype=np.int64)[rows]
     bboxes = np.asarray(tracklet.bboxes, dtype=np.float64)[rows]
-    orig_cam = crop_cam_to_orig_cam(out["cam"], bboxes, width, height)
+    camera_boxes = bboxes * np.array([1.0, 1.0, box_scale, box_scale])
+    orig_cam = crop_cam_to_orig_cam(out["cam"], camera_boxes, width, height)
     trans = smooth_vectors(orig_cam_to_translation(orig_cam), frame_ids, smooth)
     return Person(
         pose=smooth_pose(out["pose"], frame_ids, smooth).astype(np.float32),

@@ -28,6 +28,7 @@ class TcmrModel(VibeModel):
     name = "tcmr"
     sequence_chunk = None  # every frame has its own window: regress all crops at once, no restart inside
     context = (DEMO_SEQ_LEN // 2, DEMO_SEQ_LEN // 2 - 1)  # a window reaches 8 frames back and 7 ahead
+    crop_scale = camera_box_scale = 1.2  # TCMR's demo crops 1.2 times the box and converts its camera with that box
 
 
 def load_tcmr(data_dir: str | Path, checkpoint: str = "tcmr_demo_model.pth.tar",

@@ -66,3 +66,19 @@ def test_a_chunk_where_nobody_is_seen_is_dropped(monkeypatch):
 
     feeder, _ = feed(Blind(context=(0, 0)), 10)
     assert [r for r, _ in feeder.results] == [[0, 1, 2, 3], [8, 9]]
+
+
+def test_camera_box_scale_converts_the_crop_camera_with_the_box_it_refers_to():
+    from backend.tracking import Tracklet
+    from smpl_rig.camera import crop_cam_to_orig_cam
+
+    n = 4
+    tracklet = Tracklet(frame_ids=np.arange(n), bboxes=np.tile([300.0, 200.0, 150.0, 150.0], (n, 1)))
+    out = {"pose": np.zeros((n, 72)), "betas": np.zeros((n, 10)), "cam": np.tile([0.9, 0.1, -0.2], (n, 1)),
+           "joints3d": np.zeros((n, 24, 3)), "pelvis": np.zeros((n, 3))}
+    plain = pipeline.to_person(tracklet, np.arange(n), out, 640, 480, smooth=0)
+    tcmr = pipeline.to_person(tracklet, np.arange(n), out, 640, 480, smooth=0, box_scale=1.2)
+    scaled = tracklet.bboxes * [1, 1, 1.2, 1.2]
+    assert np.allclose(tcmr.orig_cam, crop_cam_to_orig_cam(out["cam"], scaled, 640, 480), atol=1e-6)
+    assert np.allclose(tcmr.trans[:, 2] * 1.2, plain.trans[:, 2], rtol=1e-5)  # a 1.2x larger box: 1.2x closer
+    assert np.allclose(plain.bboxes, tracklet.bboxes)  # the motion file keeps the tracked boxes
