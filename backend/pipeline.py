@@ -48,7 +48,7 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     device = resolve_device(options.device)
     reader = VideoReader(options.video, start=options.start, end=options.end)
     estimator, reason = create_estimator(options.estimator, options.data_dir, device, options.checkpoint)
-    progress.emit(stage="setup", estimator=estimator.name, reason=reason, device=device,
+    progress.emit(stage="setup", done=1, total=1, estimator=estimator.name, reason=reason, device=device,
                   frames=reader.num_frames, fps=reader.fps, width=reader.width, height=reader.height)
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
