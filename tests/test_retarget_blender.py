@@ -16,6 +16,7 @@ from smpl_rig.default_skeleton import default_rest_joints  # noqa: E402
 from smpl_rig.rig_pose import TAIL_CHILD, blender_rest_joints  # noqa: E402
 from smpl_rig.skeleton import JOINT_NAMES  # noqa: E402
 from tests.retarget_rigs import (  # noqa: E402
+    FRAMES,
     RIGIFY_FK_NAMES,
     build_armature,
     humanoid,
@@ -107,6 +108,17 @@ def test_retarget_operator_matches_every_bone_direction(scene, make_rig, rotatio
         target_heads, _ = pose_state(target, frame)
         moved = ratio * (source_heads["Pelvis"] - source_rest["Pelvis"])
         assert np.allclose(target_heads[pelvis] - target_rest["Pelvis"], moved, atol=1e-4)
+
+
+def test_bake_covers_the_tracked_span_not_the_visibility_keys(scene):
+    from smpl_rig.blender.action import key_visibility
+
+    source = make_source("Late")
+    scene_frames = np.arange(1, 201)
+    key_visibility(source, scene_frames, ~np.isin(scene_frames, FRAMES))  # keyed over the whole scene
+    target = build_armature(mixamo_rig(), "LateCharacter")
+    assert bpy.ops.vibe.retarget(source=source.name, target=target.name) == {"FINISHED"}
+    assert tuple(target.animation_data.action.frame_range) == (float(FRAMES[0]), float(FRAMES[-1]))
 
 
 def test_rigify_fk_controls_are_switched_to_fk_and_followed(scene, tmp_path):

@@ -43,11 +43,15 @@ def read_armature(obj: bpy.types.Object) -> RestArmature:
 
 
 def action_frames(obj: bpy.types.Object) -> np.ndarray:
-    """Every whole frame of the object's active action."""
+    """Every whole frame from the first to the last key of the object's bones: the span the person was tracked.
+
+    Other keys of the action (the importer's visibility keys cover the whole scene) do not widen it, so a person
+    seen on frames 500-600 bakes 101 frames, not the whole clip held still."""
     action = obj.animation_data.action if obj.animation_data else None
     if action is None:
         raise RetargetError(f"'{obj.name}' has no animation to retarget: import a motion onto it first.")
-    start, end = action.frame_range
+    spans = [fcurve.range() for fcurve in owner_fcurves(obj) if fcurve.data_path.startswith("pose.bones")]
+    start, end = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else action.frame_range
     return np.arange(int(np.floor(start)), int(np.ceil(end)) + 1)
 
 
