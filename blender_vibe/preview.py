@@ -54,12 +54,19 @@ def write_preview(context: bpy.types.Context, armatures: list[bpy.types.Object],
     """Draw every visible armature over the matching video frame and save it as an image (PNG, JPEG...)."""
     import cv2
 
+    from backend.errors import BackendError
     from backend.video import VideoReader
 
     frame = busiest_frame(armatures, context)
     context.scene.frame_set(frame)
-    (_, rgb), = list(VideoReader(video, start=frame - FIRST_FRAME, end=frame - FIRST_FRAME + 1))
-    picture = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    index = frame - FIRST_FRAME
+    try:
+        frames = list(VideoReader(video, start=index, end=index + 1))
+    except BackendError as exc:
+        raise OSError(f"No preview: {exc}") from exc
+    if not frames:
+        raise OSError(f"No preview: frame {index} of {Path(video).name} cannot be decoded (the file may be cut short).")
+    picture = cv2.cvtColor(frames[0][1], cv2.COLOR_RGB2BGR)
     thickness = max(2, round(max(picture.shape[:2]) / 300))
     for k, armature in enumerate(a for a in armatures if not a.hide_viewport):
         colour = COLOURS[k % len(COLOURS)]

@@ -223,6 +223,15 @@ def test_headless_writes_several_formats_and_a_preview_over_the_footage(tmp_path
     assert xs.min() > 40 and xs.max() < 130  # nothing drawn far from the people
 
 
+def test_headless_preview_of_a_frame_the_video_lacks_is_a_clear_error(tmp_path, fake_python):
+    from tests.videos import background, write_video
+
+    short = write_video(tmp_path / "short.mp4", [background(120, 160)] * 8, fps=25.0)  # the motion spans 30 frames
+    result = headless(tmp_path, short, "-o", tmp_path / "s.blend", "--python", fake_python, "--preview",
+                      tmp_path / "s.png")
+    assert result.returncode == 1 and "No preview" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_headless_retargets_onto_a_character_from_a_blend_file(tmp_path, plain_clip, fake_python):
     character = tmp_path / "hero.blend"
     run_scenario("save_character", tmp_path, path=character)
