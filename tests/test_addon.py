@@ -364,28 +364,6 @@ def _import_error() -> str:
     raise AssertionError(f"the import did not report an error: {result}")
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Processes of a process group that are still running (zombies waiting to be reaped do not count)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[3]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rpartition(")")[2].split()[0] == "Z")
-
-
 def scenario_extension_install(zip: str) -> None:
     import addon_utils
     import bpy
@@ -463,6 +441,7 @@ def scenario_bad_input(zip: str, video: str) -> None:
 
 def scenario_cancel_mid_run(zip: str, video: str, python: str) -> None:
     import bpy
+    from processes import is_running  # tests/ is this script's folder
 
     module = _install_extension(zip)
     job_op = module.job_op
@@ -486,10 +465,10 @@ def scenario_cancel_mid_run(zip: str, video: str, python: str) -> None:
     else:
         raise AssertionError("a second job started")
     pids = (job.run.pid, int((job.out_dir / "child.pid").read_text()))
-    assert all(_running(pid) for pid in pids)
+    assert all(is_running(pid) for pid in pids)
     assert bpy.ops.vibe.cancel_import() == {"FINISHED"}
     assert job.poll(bpy.context) == job_op.CANCELLED
-    assert not any(_running(pid) for pid in pids), "the backend and its child are gone"
+    assert not any(is_running(pid) for pid in pids), "the backend and its child are gone"
     assert not job.out_dir.exists()
     assert _data_blocks() == before and _scene_state() == state
     assert bpy.ops.vibe.import_video.poll() and not bpy.ops.vibe.cancel_import.poll()
@@ -533,7 +512,8 @@ def scenario_import_with_fake_backend(zip: str, video: str, python: str) -> None
         assert abs(ndc.x * width - u) < 1e-3 and abs((1 - ndc.y) * height - v) < 1e-3, (ndc, u, v)
 
 
-def scenario_backend_failure(zip: str, video: str, python: str) -> None:
+def _import_fails_leaving_the_scene(zip: str, video: str, python: str):
+    """Install, import `video` through the panel's operator; it must fail and change nothing. (job, report)"""
     import bpy
 
     module = _install_extension(zip)
@@ -542,11 +522,16 @@ def scenario_backend_failure(zip: str, video: str, python: str) -> None:
     before, state = _data_blocks(), _scene_state()
     error = _import_error()
     job = module.job_op.last_job()
-    assert job.state == module.job_op.FAILED
+    assert job.state == module.job_op.FAILED, job.message
+    assert _data_blocks() == before and _scene_state() == state
+    return job, error
+
+
+def scenario_backend_failure(zip: str, video: str, python: str) -> None:
+    job, error = _import_fails_leaving_the_scene(zip, video, python)
     assert job.message == "The video has no readable frames. Re-encode it as H.264 MP4."
     assert f"{job.message} Log: {job.log}" in error, "the report names the log file"
     assert Path(job.log).read_text() == "details of the failure"
-    assert _data_blocks() == before and _scene_state() == state
 
 
 def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
@@ -595,6 +580,7 @@ def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
 
 def scenario_real_backend(zip: str, video: str, python: str) -> None:
     import bpy
+    from processes import group_members  # tests/ is this script's folder
 
     module = _install_extension(zip)
     _set_preferences(python=python)
@@ -607,7 +593,7 @@ def scenario_real_backend(zip: str, video: str, python: str) -> None:
     assert job.state == module.job_op.RUNNING, f"the backend ended before it could be cancelled: {job.message}"
     group = job.run.pid
     job.cancel()
-    assert not _group_members(group), "the backend's process group is gone"
+    assert not group_members(group), "the backend's process group is gone"
     assert _data_blocks() == before and _scene_state() == state
 
     assert bpy.ops.vibe.import_video() == {"FINISHED"}, module.job_op.last_job().message
@@ -617,18 +603,10 @@ def scenario_real_backend(zip: str, video: str, python: str) -> None:
 
 
 def scenario_real_backend_bad_video(zip: str, video: str, python: str) -> None:
-    import bpy
-
-    module = _install_extension(zip)
-    _set_preferences(python=python)
-    bpy.context.scene.vibe_video.video = video
-    before, state = _data_blocks(), _scene_state()
-    error = _import_error()
-    job = module.job_op.last_job()
-    assert job.state == module.job_op.FAILED and "broken.mp4" in job.message, job.message
+    job, error = _import_fails_leaving_the_scene(zip, video, python)
+    assert "broken.mp4" in job.message, job.message
     assert job.log in error
     assert Path(job.log).is_file()
-    assert _data_blocks() == before and _scene_state() == state
 
 
 def scenario_check_saved_blend(blend: str) -> None:

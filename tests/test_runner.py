@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from blender_vibe.runner import BackendRun, EtaClock, LineProcess, backend_command, child_environment, format_eta
+from tests.processes import is_running
 
 FAKE_BACKEND = textwrap.dedent('''
     import json, os, subprocess, sys, time
@@ -76,16 +77,6 @@ def wait(run: BackendRun, timeout: float = 60.0):
         assert time.monotonic() < deadline, "the run did not end"
         time.sleep(0.02)
     return outcome
-
-
-def is_running(pid: int) -> bool:
-    """False once the process is gone or a zombie waiting to be reaped by its new parent."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rpartition(")")[2].split()[0] == "Z")
 
 
 def test_successful_run_passes_options_reports_progress_and_result(tmp_path, fake_backend):
