@@ -302,11 +302,12 @@ class BackendRun:
         if "error" in final:
             return Outcome(ok=False, error=str(final["error"]), fix=str(final.get("fix", "")), log=log, info=info)
         last = next((line for line in reversed(self._process.tail) if line.strip()), "")
+        backend_log = self.out_dir / "backend.log"  # once started, the backend sends what its libraries say there
         return Outcome(
             ok=False, error=f"The backend stopped without a result (exit code {returncode}). {last}".strip(),
             fix="Check that the backend's Python has its requirements installed (Preferences > Add-ons > "
-                "blender-vibe > Set up backend), then look at the console log.",
-            log=str(self.console_log),
+                "blender-vibe > Set up backend), then look at the log.",
+            log=str(backend_log if backend_log.is_file() else self.console_log),
         )
 
 

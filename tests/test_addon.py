@@ -277,6 +277,25 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
         assert refused.returncode == 2 and f"argument {option}" in refused.stderr, refused.stderr
 
 
+PROGRESS_LINE = re.compile(r"(Starting|[A-Z][a-z]+ \d+/\d+(, about \d+(\.\d)? (s|min|h) left)?)")
+
+
+def test_headless_with_the_real_backend_keeps_the_terminal_for_progress_and_results(tmp_path, real_backend):
+    from tests.videos import moving_people, write_video
+
+    frames, _ = moving_people(30, 240, 320, [((100, 10), (120, 20))], person_height=220)
+    clip = write_video(tmp_path / "person.mp4", frames, fps=25.0)
+    fbx = tmp_path / "out" / "person.fbx"
+    result = headless(tmp_path, clip, "-o", fbx, "--python", real_backend, "--estimator", "default",
+                      "--min-frames", "5")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.splitlines()[1:] == [f"saved {fbx}"]
+    assert result.stdout.startswith("Imported 1 of 1 people")
+    chatter = [line for line in result.stderr.splitlines() if not PROGRESS_LINE.fullmatch(line)]
+    assert not chatter, chatter
+    assert "FBX export starting" in (tmp_path / "out" / "person.log").read_text(), "the exporter's chatter is logged"
+
+
 def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
     fbx = tmp_path / "all.fbx"
     result = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python)
