@@ -2,9 +2,9 @@
 
 The same job as the panel's Import button (`ImportJob`): the backend runs as a child process, polled in a loop that
 prints its progress; the people are imported into an empty scene, with the video behind the camera. Then, on
-request, the first person's motion is retargeted onto a character (`--target CHARACTER.blend`), a preview picture
-is drawn (`--preview OUT.png`), and every output is written: .blend (the scene), .fbx/.glb/.gltf (the people, or
-the character), .bvh (the first person's armature, or the character's).
+request, the first person's motion is retargeted onto a character (`--target CHARACTER.blend`), previews are drawn
+(`--preview OUT.png`: a contact sheet; `--preview-video OUT.mp4`: the clip), and every output is written: .blend
+(the scene), .fbx/.glb/.gltf (the people, or the character), .bvh (the first person's armature, or the character's).
 
 The terminal gets the progress (stderr) and the results (stdout) only: what Blender and its exporters print goes to
 a log file (`--log`, by default beside the first output), as the backend's own chatter goes to its log.
@@ -27,7 +27,7 @@ from backend.frame_range import parse_frames
 from .export import FBX_PRESETS, export_bvh, export_fbx, export_gltf
 from .import_op import parse_person_ids
 from .job_op import FINISHED, ImportJob, ImportRequest, JobError, start_job
-from .preview import write_preview
+from .preview import VIDEO_CODECS, write_preview, write_preview_video
 from .retarget.character import character_objects, retarget_onto_character
 
 OUTPUT_SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", type=Path, default=None, metavar="CHARACTER.blend",
                         help="retarget the first person's motion onto the character (armature) in this .blend")
     parser.add_argument("--preview", type=Path, default=None, metavar="OUT.png",
-                        help="also draw the imported skeletons over the video frame into this picture")
+                        help="also draw a contact sheet: frames across the clip with each person's skeleton and "
+                             "track id over the footage")
+    parser.add_argument("--preview-video", type=Path, default=None, metavar="OUT.mp4",
+                        help="also write the clip with the skeletons drawn (.mp4 or .avi)")
     parser.add_argument("--log", type=Path, default=None, metavar="FILE.log",
                         help="where what Blender and its exporters print goes (default: the first output's name "
                              "with .log)")
@@ -94,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     wrong = [output.name for output in outputs if output.suffix.lower() not in OUTPUT_SUFFIXES]
     if wrong:
         print(f"error: outputs must end in {', '.join(OUTPUT_SUFFIXES)}; got {', '.join(wrong)}", file=sys.stderr)
+        return 2
+    if args.preview_video is not None and args.preview_video.suffix.lower() not in VIDEO_CODECS:
+        print(f"error: --preview-video must end in {' or '.join(VIDEO_CODECS)}; got {args.preview_video.name}",
+              file=sys.stderr)
         return 2
     if args.target is not None and not args.target.is_file():
         print(f"error: the character file {args.target} does not exist", file=sys.stderr)
@@ -149,6 +156,9 @@ def _import_and_save(args: argparse.Namespace, request: ImportRequest, outputs: 
         if args.preview is not None:
             print(f"saved {write_preview(bpy.context, job.objects, request.video, args.preview.resolve())}",
                   file=terminal.out)
+        if args.preview_video is not None:
+            written = write_preview_video(bpy.context, job.objects, request.video, args.preview_video.resolve())
+            print(f"saved {written}", file=terminal.out)
         for output in outputs:
             save(output, armatures, args.fbx_preset)
             print(f"saved {output}", file=terminal.out)

@@ -21,6 +21,7 @@ import types
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,6 +271,8 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     assert missing.returncode == 2 and "Video not found" in missing.stderr
     wrong = headless(tmp_path, plain_clip, "-o", tmp_path / "result.txt")
     assert wrong.returncode == 2 and "must end in .blend, .fbx" in wrong.stderr
+    wrong = headless(tmp_path, plain_clip, "-o", blend, "--preview-video", tmp_path / "preview.mov")
+    assert wrong.returncode == 2 and "--preview-video must end in .mp4 or .avi; got preview.mov" in wrong.stderr
     not_blend = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python, "--target", plain_clip)
     assert not_blend.returncode == 2 and "--target must be a .blend file" in not_blend.stderr
     for option, value in (("--smooth", "-1"), ("--smooth", "nan"), ("--min-frames", "0")):
@@ -304,28 +307,61 @@ def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
     assert b"Person 1" in data and b"Person 2" in data, "person 2 (first seen at video frame 5) is missing"
 
 
-def test_headless_writes_several_formats_and_a_preview_over_the_footage(tmp_path, plain_clip, fake_python):
+def _drawn_mask(picture, footage):
+    """Pixels a preview drew over the footage (BGR pictures of the same size)."""
+    return np.abs(picture.astype(int) - footage.astype(int)).sum(axis=-1) > 90
+
+
+def _near(picture, colour, tolerance: int = 60) -> int:
+    """How many pixels are within `tolerance` of a BGR colour (compressed video smears colours a little)."""
+    return int((np.abs(picture.astype(int) - np.array(colour)).max(axis=-1) < tolerance).sum())
+
+
+def _pelvis_drawn_at(drawn, u: float) -> bool:
+    """Skeleton drawn at the fake people's pelvis: 6 m away, 0.2 m below the optical axis, x = u pixels (with
+    f = the image diagonal, 200 px, the pelvis row is v = 66.7)."""
+    ys, xs = np.nonzero(drawn)
+    return bool(np.any((np.abs(ys - 66.7) < 4) & (np.abs(xs - u) < 5)))
+
+
+def test_headless_writes_several_formats_and_previews_over_the_footage(tmp_path, plain_clip, fake_python):
     import cv2
-    import numpy as np
 
     from backend.video import VideoReader
+    from blender_vibe.drawing import person_colour
 
     outputs = [tmp_path / f"all.{suffix}" for suffix in ("blend", "fbx", "bvh", "glb")]
-    preview = tmp_path / "preview.png"
+    sheet_path, video_path = tmp_path / "preview.png", tmp_path / "preview.mp4"
     args = [arg for output in outputs for arg in ("-o", output)]
-    result = headless(tmp_path, plain_clip, *args, "--python", fake_python, "--preview", preview)
+    result = headless(tmp_path, plain_clip, *args, "--python", fake_python, "--preview", sheet_path,
+                      "--preview-video", video_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert outputs[2].read_text().startswith("HIERARCHY") and outputs[3].read_bytes()[:4] == b"glTF"
     assert outputs[1].read_bytes().startswith(b"Kaydara FBX Binary") and outputs[0].stat().st_size > 0
-    image = cv2.imread(str(preview))
-    _, first = next(iter(VideoReader(plain_clip)))
-    drawn = np.abs(image.astype(int) - cv2.cvtColor(first, cv2.COLOR_RGB2BGR)).sum(axis=-1) > 90
-    ys, xs = np.nonzero(drawn)
-    # The fake people stand 6 m away at x 0..0.3 m, pelvis 0.2 m below the optical axis: with f = the image
-    # diagonal (200 px) the pelvis lands at u = 80..90, v = 66.7; the drawn skeleton must be there.
-    assert image.shape[:2] == (120, 160) and drawn.any()
-    assert np.any((np.abs(ys - 66.7) < 4) & (xs > 76) & (xs < 94))
-    assert xs.min() > 40 and xs.max() < 130  # nothing drawn far from the people
+    assert f"saved {sheet_path}" in result.stdout and f"saved {video_path}" in result.stdout
+
+    # The fake people walk from x = 0 to 0.3 m over video frames 0..29 (pelvis at u = 80..90 px); person 2 is seen
+    # from frame 5. Every frame of the plain clip is the same picture, so what differs from it was drawn.
+    _, footage = next(iter(VideoReader(plain_clip)))
+    footage = cv2.cvtColor(footage, cv2.COLOR_RGB2BGR)
+    sheet = cv2.imread(str(sheet_path))
+    assert sheet.shape == (2 * 120 + 4, 3 * 160 + 2 * 4, 3), "six frames, three to a row, 4 px apart"
+    tiles = [sheet[r * 124:r * 124 + 120, c * 164:c * 164 + 160] for r in range(2) for c in range(3)]
+    drawn = [_drawn_mask(tile, footage) for tile in tiles]
+    assert _pelvis_drawn_at(drawn[0], 80) and _pelvis_drawn_at(drawn[-1], 90), "the first and last frames"
+    for mask in drawn:
+        xs = np.nonzero(mask[20:])[1]  # below the frame number
+        assert xs.min() > 40 and xs.max() < 130, "nothing drawn far from the people"
+    one, two = person_colour(1), person_colour(2)
+    assert _near(tiles[0], one, 10) > 20 and _near(tiles[0], two, 10) == 0, "frame 1: only person 1"
+    assert _near(tiles[-1], two, 10) > 20, "the last frame: person 2 too, in their own colour"
+
+    reader = VideoReader(video_path)
+    assert (reader.num_frames, reader.fps, reader.width, reader.height) == (30, 25.0, 160, 120)
+    frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for _, rgb in reader]
+    assert _pelvis_drawn_at(_drawn_mask(frames[0], footage), 80)
+    assert _pelvis_drawn_at(_drawn_mask(frames[29], footage), 90)
+    assert _near(frames[4], two) < 5 < 20 < _near(frames[5], two), "person 2 appears at video frame 5"
 
 
 def test_headless_preview_of_a_frame_the_video_lacks_is_a_clear_error(tmp_path, fake_python):
