@@ -10,7 +10,7 @@ import numpy as np
 from smpl_rig.skeleton import JOINT_NAMES, PARENTS
 
 COLOURS = ((0, 200, 255), (80, 255, 80), (255, 120, 60), (255, 80, 220), (240, 240, 40), (60, 60, 255))  # BGR
-HEAD, NECK = JOINT_NAMES.index("Head"), JOINT_NAMES.index("Neck")
+PELVIS, NECK, HEAD = (JOINT_NAMES.index(name) for name in ("Pelvis", "Neck", "Head"))
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -33,7 +33,7 @@ def draw_person(image: np.ndarray, points: np.ndarray, colour: tuple[int, int, i
             cv2.line(image, tuple(points[parent]), tuple(points[joint]), colour, width, cv2.LINE_AA)
     for point in points:
         cv2.circle(image, tuple(point), width, (255, 255, 255), -1, cv2.LINE_AA)
-    above_head = points[HEAD] + 1.5 * (points[HEAD] - points[NECK])  # about the top of the head
+    above_head = points[HEAD] + 0.45 * (points[NECK] - points[PELVIS])  # the top of the head: half a torso up
     _text_box(image, label, tuple(np.round(above_head).astype(int)), colour, centred=True)
 
 
