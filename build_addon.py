@@ -28,6 +28,7 @@ BUNDLED = f"{ADDON_ID}/_bundled"
 SOURCE_SUFFIXES = {".py", ".json", ".toml", ".txt"}
 # training and evaluation: not what the add-on runs
 RESEARCH_ONLY = ("backend/train/", "backend/evaluate.py", "backend/metrics.py", "backend/models/discriminator.py")
+COMMAND_LINE_ONLY = ("blender_vibe/batch/",)  # runs the headless command with the bpy module, never inside Blender
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed, so the same sources give the same zip
 # where each repository package lives in the zip, as a dotted module path
 PLACES = {"blender_vibe": ADDON_ID, "smpl_rig": f"{ADDON_ID}._bundled.smpl_rig",
@@ -81,7 +82,8 @@ def stamp_bl_info(init_source: str, version: str) -> str:
 def addon_files(root: Path = ROOT) -> list[tuple[Path, str]]:
     """(source file, name in the zip) for the add-on and what it carries; caches and model files stay out."""
     files = [(path, f"{ADDON_ID}/{path.relative_to(root / ADDON_ID).as_posix()}")
-             for path in _sources(root / ADDON_ID)]
+             for path in _sources(root / ADDON_ID)
+             if not path.relative_to(root).as_posix().startswith(COMMAND_LINE_ONLY)]
     for package in ("smpl_rig", "backend"):
         files += [(path, f"{BUNDLED}/{name}") for path in _sources(root / package)
                   if not (name := path.relative_to(root).as_posix()).startswith(RESEARCH_ONLY)]

@@ -8,18 +8,24 @@ request, the first person's motion is retargeted onto a character (`--target CHA
 
 The terminal gets the progress (stderr) and the results (stdout) only: what Blender and its exporters print goes to
 a log file (`--log`, by default beside the first output), as the backend's own chatter goes to its log.
+
+Options that name a file the command writes have a metavar beginning with OUT: the batch command
+(`blender_vibe/batch/`) forwards every option and places those files in each video's folder. `--progress json`
+prints the progress as the backend's JSON stage lines on stdout, and after the outputs `{"result": "ok", "people":
+[track ids], "frames": N}` (N: video frames where any of them was tracked), for programs that drive this command.
 """
 
 import argparse
+import json
 import math
 import shutil
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
 
 import bpy
+import numpy as np
 
 from backend.console import Terminal, output_to_log
 from backend.frame_range import parse_frames
@@ -61,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate the motion of the people in a video and save them as animated SMPL armatures.",
     )
     parser.add_argument("video", help="input video file")
-    parser.add_argument("-o", "--output", type=Path, action="append", required=True,
+    parser.add_argument("-o", "--output", type=Path, action="append", required=True, metavar="OUT",
                         help="OUT.blend, OUT.fbx, OUT.bvh, OUT.glb or OUT.gltf; repeat for several files")
     parser.add_argument("--target", type=Path, default=None, metavar="CHARACTER.blend",
                         help="retarget the first person's motion onto the character (armature) in this .blend")
@@ -70,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "track id over the footage")
     parser.add_argument("--preview-video", type=Path, default=None, metavar="OUT.mp4",
                         help="also write the clip with the skeletons drawn (.mp4 or .avi)")
-    parser.add_argument("--log", type=Path, default=None, metavar="FILE.log",
+    parser.add_argument("--log", type=Path, default=None, metavar="OUT.log",
                         help="where what Blender and its exporters print goes (default: the first output's name "
                              "with .log)")
     parser.add_argument("--python", default=sys.executable,
@@ -88,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
                         help="axes and units of an .fbx output (see blender_vibe/export.py)")
+    parser.add_argument("--progress", choices=["text", "json"], default="text",
+                        help="json: progress and result as JSON lines on stdout, for programs that run this command")
     return parser
 
 
@@ -135,7 +143,7 @@ def _import_and_save(args: argparse.Namespace, request: ImportRequest, outputs: 
         print(f"error: {exc}", file=terminal.err)
         return 2
     try:
-        state = job.wait(bpy.context, report=_ProgressPrinter(terminal.err))
+        state = job.wait(bpy.context, report=_ProgressPrinter(terminal, as_json=args.progress == "json"))
     except KeyboardInterrupt:
         job.cancel()
         print(job.message, file=terminal.err)
@@ -165,7 +173,16 @@ def _import_and_save(args: argparse.Namespace, request: ImportRequest, outputs: 
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}\nlog: {log}", file=terminal.err)
         return 1
+    if args.progress == "json":
+        print(json.dumps(_result(job)), file=terminal.out, flush=True)
     return 0
+
+
+def _result(job: ImportJob) -> dict:
+    """The figures of a finished job: the imported track ids, and the video frames where any of them moves."""
+    people = [int(obj["vibe_track_id"]) for obj in job.objects]
+    frames = np.unique(np.concatenate([job.motion.people[i].frame_ids for i in people]))
+    return {"result": "ok", "people": people, "frames": int(frames.size)}
 
 
 def save(output: Path, armatures: list[bpy.types.Object], fbx_preset: str) -> None:
@@ -187,17 +204,21 @@ def save(output: Path, armatures: list[bpy.types.Object], fbx_preset: str) -> No
 
 
 class _ProgressPrinter:
-    """Prints the job's status on `stream` (the terminal's stderr) when the stage changes, and at most once a second
-    otherwise; a status that has not changed is not printed again."""
+    """Prints the job's status when the stage changes, and at most once a second otherwise; a status that has not
+    changed is not printed again. Text on the terminal's stderr for people; with `as_json`, the backend's stage lines
+    `{"stage", "done", "total"}` on its stdout for programs."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+    def __init__(self, terminal: Terminal, as_json: bool = False) -> None:
+        self._stream = terminal.out if as_json else terminal.err
+        self._as_json = as_json
         self._stage = ""
         self._text = ""
         self._printed = 0.0
 
     def __call__(self, job: ImportJob) -> None:
-        now, text = time.monotonic(), job.status_text()
-        if text != self._text and (job.progress.stage != self._stage or now - self._printed >= PRINT_EVERY_SECONDS):
-            self._stage, self._text, self._printed = job.progress.stage, text, now
-            print(text, file=self.stream, flush=True)
+        p, now = job.progress, time.monotonic()
+        text = json.dumps({"stage": p.stage, "done": p.done, "total": p.total}) if self._as_json \
+            else job.status_text()
+        if text != self._text and (p.stage != self._stage or now - self._printed >= PRINT_EVERY_SECONDS):
+            self._stage, self._text, self._printed = p.stage, text, now
+            print(text, file=self._stream, flush=True)

@@ -17,7 +17,7 @@ import bpy
 
 from backend.data_folder import choose_estimator
 from backend.errors import BackendError
-from smpl_rig.motion import load_motion
+from smpl_rig.motion import Motion, load_motion
 
 from .footage import place_footage
 from .importer import import_motion
@@ -82,6 +82,7 @@ class ImportJob:
         self.warning = ""  # a success with a caveat
         self.log = ""
         self.objects: list[bpy.types.Object] = []
+        self.motion: Motion | None = None  # the estimated motion, once the backend succeeded
         self.out_dir = Path(tempfile.mkdtemp(prefix="blender_vibe-", dir=request.work_dir or None))
         # absolute (the backend starts in the run folder) but not resolved: a venv's python is a symlink to keep
         args = backend_command(
@@ -141,7 +142,7 @@ class ImportJob:
             self._end(FAILED, f"{outcome.error} {outcome.fix}".strip())
             return
         try:
-            motion = load_motion(outcome.motion)
+            self.motion = motion = load_motion(outcome.motion)
             self.objects = import_motion(context, motion, self.request.data_dir, self.request.person_ids,
                                          collection_name=f"VIBE {Path(self.request.video).stem}")
         except Exception as exc:  # the importer already removed what it made; report whatever went wrong
