@@ -104,18 +104,18 @@ def test_an_option_added_to_the_headless_command_works_in_batches_without_edits(
 
     def extended() -> argparse.ArgumentParser:
         parser = original()
-        parser.add_argument("--preview-video", type=Path, metavar="OUT.mp4")
-        parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True)
+        parser.add_argument("--skeleton-video", type=Path, metavar="OUT.mp4")
+        parser.add_argument("--ground-lock", action=argparse.BooleanOptionalAction, default=True)
         parser.add_argument("--strength", type=float, choices=[0.5, 1.0])
         return parser
 
     monkeypatch.setattr(headless, "build_parser", extended)
-    args = parse("clips", "--out", "OUT", "-o", "a.blend", "--no-foot-lock", "--preview-video", "{name}.mp4",
+    args = parse("clips", "--out", "OUT", "-o", "a.blend", "--no-ground-lock", "--skeleton-video", "{name}.mp4",
                  "--strength", "0.50")
     forwarded = options.video_options(args)
     assert forwarded.output_files("walk") == ["a.blend", "walk.mp4"]
-    assert forwarded.command_args("walk", "/W") == ["--no-foot-lock", "--strength", "0.50", "-o", "/W/a.blend",
-                                                    "--preview-video", "/W/walk.mp4"]
+    assert forwarded.command_args("walk", "/W") == ["--no-ground-lock", "--strength", "0.50", "-o", "/W/a.blend",
+                                                    "--skeleton-video", "/W/walk.mp4"]
     with pytest.raises(SystemExit):
         parse("clips", "--out", "OUT", "-o", "a.blend", "--strength", "2")
 
@@ -279,7 +279,7 @@ def test_a_failure_a_crash_and_a_hang_end_one_video_each_and_the_others_finish(t
     assert {name: video["result"] for name, video in report.items()} == {
         "crash": "failed", "fail": "failed", "ok": "ok", "slow": "failed"}
     assert report["ok"]["people"] == [2] and report["ok"]["frames"] == 25  # person 2: video frames 5-29
-    assert sorted(p.name for p in (out / "ok").iterdir()) == ["console.log", "ok.blend", "result.json"]
+    assert sorted(p.name for p in (out / "ok").iterdir()) == ["console.log", "ok.blend", "ok.log", "result.json"]
     assert report["fail"]["error"] == "The video has no readable frames. Re-encode it as H.264 MP4."
     assert report["crash"]["error"].startswith("The command crashed (SIGSEGV)")
     assert report["slow"]["error"].startswith("Ended after 15 s without any progress (hung)")
@@ -310,7 +310,7 @@ def test_a_batch_killed_half_way_continues_where_it_stopped(tmp_path, fake_pytho
         assert (out / "a" / "result.json").is_file()
         batch.send_signal(signal.SIGKILL)  # no chance to clean up
         batch.wait()
-        assert_nothing_left_running(out, seconds=5)  # b's headless command and backend ended with the batch
+        assert_nothing_left_running(out, seconds=20)  # b's headless command and backend ended with the batch
     finally:
         if batch.poll() is None:
             os.killpg(batch.pid, signal.SIGKILL)
@@ -326,8 +326,8 @@ def test_a_batch_killed_half_way_continues_where_it_stopped(tmp_path, fake_pytho
         "a": "skipped", "b_pause": "ok", "c": "ok"}
     assert {p.name: p.stat().st_mtime_ns for p in (out / "a").iterdir()} == first_outputs, "a was not redone"
     for name in ("b_pause", "c"):
-        assert {p.name for p in (out / name).iterdir()} == {f"{name}.blend", f"{name}.fbx", "result.json",
-                                                            "console.log"}
+        assert {p.name for p in (out / name).iterdir()} == {f"{name}.blend", f"{name}.fbx", f"{name}.log",
+                                                            "result.json", "console.log"}
     assert not (out / ".batch" / "work").exists()
     assert "3 videos: 1 finished earlier, 2 to do" in resumed.stderr
 
