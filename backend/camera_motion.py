@@ -34,15 +34,16 @@ WORK_SIDE = 400  # longest image side the tracker works at, pixels
 MAX_CORNERS, MIN_CORNER_DISTANCE, CORNER_QUALITY = 200, 10, 0.01
 MIN_EIGEN = 1e-4  # Lucas-Kanade's texture floor (mean gradient eigenvalue per window pixel): flat areas are refused
 LK_WINDOW, LK_LEVELS = (15, 15), 3
-MIN_POINTS = 20  # fewer background points than this and the frame is not measured
+MIN_POINTS = 8  # fewer background points than this and the frame is not measured
 INLIER_PX = 1.0  # a point is explained by a model if it lands within this many working pixels
 HYPOTHESES = 100  # RANSAC draws: with half the tracks wrong, all miss with probability 0.75^100
-REKEY_SHARE = 0.5  # a new keyframe when fewer than this share of the keyframe's corners are still explained
+REKEY_SHARE = 0.5  # a new keyframe when the rotation explains fewer than this share of the corners it explained
+# in the first frame after the keyframe (the view moved on, or people cover the background)
 LOST_FRAMES = 5  # after this many unmeasured frames in a row, a textured frame becomes a new keyframe (a break)
 CONFIRM_SHARE, TRACK_BACK_PX = 0.6, 0.5  # a keyframe started from nothing needs this share of its corners tracked
 # into the next frame and back to within TRACK_BACK_PX
-PARALLAX_PX = 2 * INLIER_PX  # the rotation's residual beyond which a track counts as parallax (LK noise is below)
-PARALLAX_SHARE = 0.3  # "moving" where this share of the tracks show parallax (pooled over PARALLAX_WINDOW frames)
+PARALLAX_PX = 4 * INLIER_PX  # the rotation's residual beyond which a rigid track shows parallax (well above LK noise)
+PARALLAX_SHARE = 0.35  # "moving" where this share of the rigid tracks show parallax (pooled over PARALLAX_WINDOW)
 PARALLAX_WINDOW = 31
 BOX_MARGIN = 0.1  # people's boxes grow by this share of their size on every side (boxes are held between detections)
 
@@ -67,6 +68,7 @@ class _Keyframe:
     rotation: np.ndarray  # (3, 3) keyframe camera -> first camera
     index: int            # its row among the frames added
     confirmed: bool       # False for a keyframe started from nothing, until the next frame finds its corners
+    found: int = 0        # how many corners the rotation explained in the first frame measured against it
 
 
 @dataclass
@@ -104,7 +106,7 @@ class CameraRotationTracker:
         self.frame_ids: list[int] = []
         self.rotations: list[np.ndarray] = []
         self.measured: list[bool] = []
-        self.parallax: list[tuple[int, int, int]] = []  # per keyframe span: (last row, tracks, tracks with parallax)
+        self.parallax: list[tuple[int, int, int]] = []  # per keyframe span: (last row, rigid tracks, with parallax)
 
     def add(self, frame_id: int, rgb: np.ndarray, boxes: np.ndarray | None = None) -> None:
         """One video frame (RGB uint8, full size) and, where the detector ran on it, its boxes (K, >=4) x1, y1, x2,
@@ -118,7 +120,7 @@ class CameraRotationTracker:
             self.unmeasured_run += 1
             if self.key is None or self.unmeasured_run > LOST_FRAMES:  # start again, from the last rotation
                 self._new_keyframe(gray, background, np.eye(3) if self.last is None else self.last, confirmed=False)
-        elif self.match.inliers < REKEY_SHARE * len(self.key.points):
+        elif self.match.inliers < REKEY_SHARE * self.key.found:
             self._new_keyframe(gray, background, rotation, confirmed=True)
         self.frame_ids.append(int(frame_id))
         self.measured.append(rotation is not None)
@@ -176,6 +178,7 @@ class CameraRotationTracker:
             return None
         if not key.confirmed:
             self._confirm(key)
+        key.found = key.found or inliers
         self.step, self.relative, self.unmeasured_run = self.relative.T @ relative, relative, 0
         self.match = _Match(len(self.frame_ids), key.points[ok], found[ok], relative, inliers)
         return key.rotation @ relative
@@ -213,24 +216,26 @@ class CameraRotationTracker:
 
     def _check_parallax(self) -> None:
         """Count, on the last tracks of the keyframe's span (the longest baseline), those that a fundamental matrix
-        (any camera motion) explains but the rotation leaves off by more than PARALLAX_PX: parallax."""
+        (any camera motion) explains, and among them those the rotation leaves off by more than PARALLAX_PX:
+        parallax."""
         match = self.match
         if match is None or len(match.key_px) < 8:
             return
         _, mask = cv2.findFundamentalMat(match.found_px, match.key_px, cv2.FM_RANSAC, INLIER_PX, 0.99)
         if mask is not None:
             off = np.linalg.norm(self._project(match.key_px, match.relative) - match.found_px, axis=1) > PARALLAX_PX
-            self.parallax.append((match.index, len(off), int((off & (mask.ravel() == 1)).sum())))
+            rigid = mask.ravel() == 1
+            self.parallax.append((match.index, int(rigid.sum()), int((off & rigid).sum())))
         self.match = None
 
     def _moving(self) -> np.ndarray:
-        """(F,) bool: frames where the tracks of the keyframe spans around them (PARALLAX_WINDOW frames) show
-        parallax in more than PARALLAX_SHARE of the tracks."""
-        tracks, parallax = np.zeros((2, len(self.frame_ids)))
+        """(F,) bool: frames where more than PARALLAX_SHARE of the rigid tracks of the keyframe spans around them
+        (PARALLAX_WINDOW frames) show parallax."""
+        rigid, parallax = np.zeros((2, len(self.frame_ids)))
         for row, total, off in self.parallax:
-            tracks[row], parallax[row] = total, off
-        tracks, parallax = uniform_filter1d(np.stack([tracks, parallax]), PARALLAX_WINDOW, mode="constant")
-        return parallax > PARALLAX_SHARE * np.maximum(tracks, 1e-9)
+            rigid[row], parallax[row] = total, off
+        rigid, parallax = uniform_filter1d(np.stack([rigid, parallax]), PARALLAX_WINDOW, mode="constant")
+        return parallax > PARALLAX_SHARE * np.maximum(rigid, 1e-9)
 
     def _rays(self, px: np.ndarray) -> np.ndarray:
         rays = np.c_[px, np.ones(len(px))] @ self.K_inv.T
