@@ -245,3 +245,23 @@ def test_a_tiny_scene_renders_with_its_truth(tmp_path):
     u, v = truth.pixels()[0, 0, JOINT_NAMES.index("Spine2")].round().astype(int)
     blue, green, red_ = np.median(frame[v - 1:v + 2, u - 1:u + 2].reshape(-1, 3), axis=0)
     assert red_ > green + 40 and red_ > blue + 40  # the truth's chest lies on the red shirt
+
+
+def test_crowd_clip_has_crossings_small_people_and_a_return():
+    path = EXAMPLES / "crowd_crossing_truth.npz"
+    if not path.is_file():
+        pytest.skip("crowd_crossing is not rendered")
+    from tools.check_truth import crossings
+
+    truth = load_truth(path)
+    assert (truth.width, truth.height) == (1280, 720) and 6 <= len(truth.person_ids) <= 8
+    assert crossings(truth) >= 10
+    seen = ~np.isnan(truth.boxes[..., 0])
+    heights = truth.height_px[seen]
+    assert heights.min() < 60 and heights.max() > 200
+
+    def leaves_and_comes_back(in_picture: np.ndarray) -> bool:
+        changes = np.flatnonzero(np.diff(in_picture.astype(int)))
+        return bool(in_picture[0]) and len(changes) >= 2 and (changes[1] - changes[0]) / truth.fps > 2.0
+
+    assert any(leaves_and_comes_back(seen[:, p]) for p in range(seen.shape[1]))
