@@ -6,8 +6,9 @@ it runs in (decoding, and the detector on every 4th frame as the pipeline runs t
     .venv/bin/python bench/camera_rotation.py [--clips CLIP.mp4 ...] [--detect-every 4]
 
 Clips: every examples/*.mp4 with NAME_truth.npz beside it, plus any --clips. The truth's `camera_rotation` (F, 3, 3)
-is world-from-camera (VIBE's camera axes, world z up); a truth without it (the first example clip) is a still,
-level camera looking along +y. `rotation_errors` is what other benchmarks call (bench/accuracy.py's pan yaw column).
+(`tools.truth.load_truth`) is world-from-camera (VIBE's camera axes, world z up); a truth without it (the first
+example clip) is a still, level camera looking along +y. Other benchmarks can call `rotation_errors` on
+`Motion.camera_rotations`.
 """
 
 import argparse
@@ -26,6 +27,7 @@ from backend.camera_motion import CameraRotationTracker  # noqa: E402
 from backend.detection import create_detector  # noqa: E402
 from backend.video import VideoReader  # noqa: E402
 from smpl_rig.camera import CAMERA_TO_BLENDER  # noqa: E402
+from tools.truth import load_truth  # noqa: E402
 
 STILL = CAMERA_TO_BLENDER  # the first example clip's camera: level, looking along +y
 
@@ -55,10 +57,8 @@ def rotation_errors(estimated: np.ndarray, truth: np.ndarray) -> RotationErrors:
 
 def true_rotations(clip: Path, num_frames: int) -> np.ndarray:
     """The clip's world-from-camera rotations (F, 3, 3); a truth without them is the still, level camera."""
-    with np.load(clip.with_name(f"{clip.stem}_truth.npz"), allow_pickle=False) as truth:
-        if "camera_rotation" in truth:
-            return truth["camera_rotation"][:num_frames]
-    return np.repeat(STILL[None], num_frames, axis=0)
+    rotations = load_truth(clip.with_name(f"{clip.stem}_truth.npz")).camera_rotation
+    return np.repeat(STILL[None], num_frames, axis=0) if rotations is None else rotations[:num_frames]
 
 
 @dataclass

@@ -95,3 +95,15 @@ def test_the_motion_file_keeps_the_camera_rotations(tmp_path):
     assert list(loaded.camera_frame_ids) == [3, 4, 5, 6, 7] and np.allclose(loaded.camera_rotations, rotations)
     assert load_motion(save_motion(Motion(fps=30, width=4, height=4, estimator="x"), tmp_path / "n.npz")
                        ).camera_rotations is None
+
+
+def test_rotation_errors_measure_the_pan_after_aligning_the_start():
+    from bench.camera_rotation import rotation_errors
+
+    level = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # looking along +y, z up
+    truth = level @ yaw_pitch_roll(np.linspace(0.0, 30.0, 7), np.full(7, -10.0), np.zeros(7))  # pan, tilted down
+    exact = np.swapaxes(truth[:1], 1, 2) @ truth
+    assert np.allclose(rotation_errors(exact, truth).angle, 0.0, atol=1e-6)
+    late = exact @ yaw_pitch_roll(np.full(7, 3.0), np.zeros(7), np.zeros(7))  # 3 degrees more pan in every frame
+    errors = rotation_errors(late, truth)
+    assert np.allclose(errors.angle, 3.0) and np.allclose(errors.yaw, 3.0, atol=0.1)
