@@ -78,6 +78,10 @@ class Motion:
     estimator_version: str = ""
     source: str = ""
     people: dict[int, Person] = field(default_factory=dict)
+    # The camera's rotation per video frame, relative to the first (`backend.camera_motion`): camera_rotations[t]
+    # takes a direction in the camera frame of video frame camera_frame_ids[t] to the first frame's; None: unknown.
+    camera_frame_ids: np.ndarray | None = None  # (F,)
+    camera_rotations: np.ndarray | None = None  # (F, 3, 3)
 
 
 def save_motion(motion: Motion, path: str | Path) -> Path:
@@ -90,6 +94,9 @@ def save_motion(motion: Motion, path: str | Path) -> Path:
         "estimator_version": np.array(motion.estimator_version), "source": np.array(motion.source),
         "person_ids": np.array(sorted(motion.people), dtype=np.int64),
     }
+    if motion.camera_rotations is not None:
+        arrays["camera/frame_ids"] = np.asarray(motion.camera_frame_ids, dtype=np.int64)
+        arrays["camera/rotations"] = np.asarray(motion.camera_rotations, dtype=np.float64)
     for pid, person in motion.people.items():
         for f in fields(Person):
             if getattr(person, f.name) is not None:
@@ -138,6 +145,8 @@ def _load_npz(path: Path) -> Motion:
                 fps=float(data["fps"]), width=int(data["width"]), height=int(data["height"]),
                 estimator=str(data["estimator"]), estimator_version=str(data["estimator_version"]),
                 source=str(data["source"]), people=people,
+                camera_frame_ids=data["camera/frame_ids"] if "camera/rotations" in data else None,
+                camera_rotations=data["camera/rotations"] if "camera/rotations" in data else None,
             )
     except MotionFileError:
         raise

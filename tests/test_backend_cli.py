@@ -170,3 +170,6 @@ def test_default_estimator_tracks_the_person_of_the_committed_clip(tmp_path, cap
     assert np.median(np.abs(person.root[:, 2] / true_pelvis[:, 2] - 1)) < 0.15
     score = score_motion(motion, truth["joints3d"][:60])
     assert score.found > 0.8 and score.pa_mpjpe < 90  # 51 mm here; a frozen T-pose scores 131 mm
+    # The camera is still: its rotation from the background stays at the first frame's while the person moves
+    assert list(motion.camera_frame_ids) == list(range(60))
+    assert np.allclose(motion.camera_rotations, np.eye(3), atol=np.radians(0.2))
