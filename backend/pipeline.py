@@ -15,6 +15,8 @@ import numpy as np
 from smpl_rig.camera import crop_cam_to_orig_cam, orig_cam_to_translation
 from smpl_rig.motion import Motion, Person, save_motion
 
+from .appearance import describe
+from .bytetrack import ByteTracker
 from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
@@ -25,7 +27,8 @@ from .tracking import SortTracker, Tracklet, collect_tracklets
 from .video import VideoReader
 
 CHUNK = 450
-BUILTIN_DETECT_EVERY = 4  # the built-in detector is ~10x slower than the estimator; boxes in between interpolated
+BUILTIN_DETECT_EVERY = 4  # the built-in detectors are ~10x slower than the estimator; boxes in between interpolated
+LOST_SECONDS = 1.0  # the tracker keeps a person it no longer sees this long (hidden behind someone)
 
 
 @dataclass
@@ -41,6 +44,7 @@ class RunOptions:
     min_frames: int = 25
     smooth: float = 1.5
     detect_every: int = 0  # run the detector on every k-th frame; 0 = 1 for YOLOv3, BUILTIN_DETECT_EVERY otherwise
+    rejoin: float = 5.0  # seconds: a person back within this long keeps their id when clearly the same; 0 = never
 
 
 def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
@@ -52,7 +56,7 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
                   frames=reader.num_frames, fps=reader.fps, width=reader.width, height=reader.height)
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
-    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress)
+    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, options.rejoin)
     if not tracklets:
         raise BackendError(
             f"No person was found in {Path(options.video).name} for at least {options.min_frames} frames "
@@ -77,19 +81,26 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     return path, motion
 
 
-def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
-                     progress: Progress) -> dict[int, Tracklet]:
-    """First pass: detections on every `every`-th frame (and the last), fed to SORT; boxes in between are
-    interpolated, and tracklets shorter than `min_frames` are dropped."""
+def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int, progress: Progress,
+                     rejoin_seconds: float = 0.0) -> dict[int, Tracklet]:
+    """First pass: detections on every `every`-th frame (and the last), fed to the tracker; boxes in between are
+    interpolated, and tracklets shorter than `min_frames` are dropped. YOLOv3's detections go to SORT, as in the
+    official demo; the built-in detectors' to the ByteTrack-style tracker with clothes' colours, which also re-joins
+    a person who comes back within `rejoin_seconds`."""
+    official = detector.name.startswith("yolo")
+    tracker = SortTracker() if official else ByteTracker(max_lost=max(1, round(LOST_SECONDS * reader.fps / every)))
 
     def detections():
         for i, (frame_id, rgb) in enumerate(reader):
             if i % every == 0 or i == reader.num_frames - 1:
-                yield frame_id, detector.detect(rgb)
+                dets = detector.detect(rgb)
+                yield (frame_id, dets) if official else (frame_id, dets, describe(rgb, dets))
             progress.update("detect", i + 1, reader.num_frames)
         progress.update("detect", reader.num_frames, reader.num_frames)  # the total a truncated file lowered
 
-    return collect_tracklets(detections(), min_frames=min_frames, tracker=SortTracker(), max_gap=every)
+    rejoin_gap = 0 if official else round(rejoin_seconds * reader.fps)
+    return collect_tracklets(detections(), min_frames=min_frames, tracker=tracker, max_gap=every,
+                             rejoin_gap=rejoin_gap)
 
 
 class ChunkFeeder:
