@@ -21,7 +21,7 @@ def describe(rgb: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     NaN for a box with no pixels in the picture."""
     height, width = rgb.shape[:2]
     out = np.full((len(boxes), FEATURES), np.nan, dtype=np.float32)
-    for k, box in enumerate(np.asarray(boxes, dtype=np.float64).reshape(len(boxes), -1)):
+    for k, box in enumerate(np.asarray(boxes, dtype=np.float64)):
         x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
         x2, y2 = min(int(np.ceil(box[2])), width), min(int(np.ceil(box[3])), height)
         if x2 - x1 < 2 or y2 - y1 < 2:

@@ -47,7 +47,7 @@ class ByteTracker(SortTracker):
     def update(self, dets: np.ndarray, colours: np.ndarray | None = None) -> np.ndarray:
         """Detections (K, 5) x1, y1, x2, y2, score and their colours (K, 6) from `appearance.describe` (None: boxes
         alone decide)."""
-        dets = np.asarray(dets, dtype=np.float64).reshape(len(dets), -1)
+        dets = np.asarray(dets, dtype=np.float64).reshape(len(dets), -1) if len(dets) else np.zeros((0, 5))
         colours = np.full((len(dets), FEATURES), np.nan) if colours is None else np.asarray(colours, np.float64)
         self.frame_count += 1
         self._predict()

@@ -144,9 +144,9 @@ def same_body(people: People) -> np.ndarray:
 
 
 def with_keypoint_extent(people: People) -> People:
-    """Grow each box to hold its confident keypoints, plus a tenth of their height at the sides and bottom (feet below
-    the ankles) and a fifth at the top (the crown above the eyes): MoveNet's own boxes often stop at the shins, where
-    its ankles are unsure too (then taken a thigh's length below the knee)."""
+    """Grow each box to hold its confident keypoints, plus 5 % of their height at the sides and bottom (feet below the
+    ankles) and 10 % at the top (the crown above the eyes): MoveNet's own boxes often stop at the shins, where its
+    ankles are unsure too (then taken a thigh's length below the knee)."""
     kp = people.keypoints.astype(np.float64)
     confident = kp[..., 2] >= KEYPOINT_SCORE
     for hip, knee, ankle in ((11, 13, 15), (12, 14, 16)):  # an unsure ankle: a shin as long as the thigh
@@ -158,7 +158,7 @@ def with_keypoint_extent(people: People) -> People:
         return people
     x = np.where(confident, kp[..., 0], np.nan)[enough]
     y = np.where(confident, kp[..., 1], np.nan)[enough]
-    pad = (np.nanmax(y, 1) - np.nanmin(y, 1)) * 0.1
+    pad = (np.nanmax(y, 1) - np.nanmin(y, 1)) * 0.05
     extent = np.stack([np.nanmin(x, 1) - pad, np.nanmin(y, 1) - 2 * pad, np.nanmax(x, 1) + pad,
                        np.nanmax(y, 1) + pad], -1)
     boxes = people.boxes.copy()

@@ -145,7 +145,7 @@ def fill_gaps(frame_ids: np.ndarray, boxes: np.ndarray, max_gap: int) -> tuple[n
 
 def _has_area(dets: np.ndarray) -> np.ndarray:
     """(K,) whether each detection's box has a positive width and height (SORT's state of an empty box is NaN)."""
-    dets = np.asarray(dets, dtype=np.float64).reshape(len(dets), -1)
+    dets = np.asarray(dets, dtype=np.float64).reshape(len(dets), -1) if len(dets) else np.zeros((0, 4))
     return (dets[:, 2] > dets[:, 0]) & (dets[:, 3] > dets[:, 1])
 
 

@@ -137,6 +137,7 @@ def test_setup_backend_builds_an_environment_and_shows_a_failing_log(tmp_path, a
     fake_backend.mkdir(parents=True)
     (fake_backend / "__init__.py").write_text("")
     (fake_backend / "__main__.py").write_text("import tinypkg\nprint('backend help', tinypkg.ANSWER)\n")
+    (fake_backend / "detector_model.py").write_text("print('detector model installed')\n")
     run_scenario("setup_backend", tmp_path, zip=addon_zip, wheels=wheels, pythonpath=fake_backend.parent)
 
 
@@ -568,6 +569,7 @@ def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
     assert job.succeeded is True, f"{job.error}\n{job.log_path.read_text()}"
     assert job.fraction == 1.0 and setup.venv_python(venv).is_file()
     assert "backend help 42" in job.log_path.read_text(), "the check step ran the backend in the new environment"
+    assert "detector model installed" in job.log_path.read_text(), "the model step ran in the new environment"
 
     # a step whose program is missing (here: a "venv" step that made no environment) ends the job with a message
     job = setup.SetupJob(folder / "no-venv", folder / "requirements.txt", base_python=shutil.which("true"))
