@@ -21,6 +21,7 @@ from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
 from .estimators import create_estimator, resolve_device
+from .people_summary import THUMBNAIL_SIZE, summarise, thumbnail_frames, write_summary
 from .progress import Progress
 from .smoothing import smooth_pose, smooth_vectors
 from .tracking import SortTracker, Tracklet, collect_tracklets
@@ -64,7 +65,9 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
             "Use a clip where a whole person is clearly visible, or lower the shortest track length "
             "(--min-frames; 'Shortest track' in the Blender panel).",
         )
-    raw = estimate_tracklets(reader, tracklets, estimator, progress)
+    thumbnails = thumbnail_frames({t: k.frame_ids for t, k in tracklets.items()},
+                                  {t: k.bboxes for t, k in tracklets.items()})
+    raw = estimate_tracklets(reader, tracklets, estimator, progress, thumbnails)
     if not raw:
         raise BackendError(
             f"The {estimator.name} estimator found no person in any tracked region of {Path(options.video).name}.",
@@ -77,6 +80,7 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
                     estimator_version=estimator.version, source=str(Path(options.video).resolve()), people=people)
     progress.update("write", 0, 1)
     path = save_motion(motion, Path(options.out_dir) / "motion.npz")
+    write_summary(options.out_dir, summarise(people), thumbnails)
     progress.update("write", 1, 1)
     return path, motion
 
@@ -136,11 +140,12 @@ class ChunkFeeder:
         self.pending = self.pending[len(chunk):]
 
 
-def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator,
-                       progress: Progress) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
+def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator, progress: Progress,
+                       thumbnails: dict | None = None) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order.
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
+    `thumbnails` {track id: frame id}, if given, gets each person's thumbnail (RGB crop) in place of the frame id.
     """
     crop_size, crop_scale = getattr(estimator, "crop_size", 224), getattr(estimator, "crop_scale", 1.1)
     active: dict[int, list[tuple[int, int]]] = defaultdict(list)  # frame -> [(track id, row)]
@@ -157,6 +162,9 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
             boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
             for (tid, row), crop in zip(here, crop_people(rgb, boxes, crop_scale, crop_size), strict=True):
                 feeders[tid].add(row, crop)
+            for (tid, _), box in zip(here, boxes, strict=True):
+                if thumbnails is not None and isinstance(thumbnails.get(tid), int) and thumbnails[tid] == frame_id:
+                    thumbnails[tid] = crop_people(rgb, box[None], 1.2, THUMBNAIL_SIZE)[0]
         progress.update("estimate", i + 1, reader.num_frames)
     progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {

@@ -17,6 +17,7 @@ from pathlib import Path
 import bpy
 
 from backend.frame_range import parse_frames
+from backend.people_summary import describe_person
 
 from .export import FBX_PRESETS, export_bvh, export_fbx, export_gltf
 from .import_op import parse_person_ids
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {job.message}" + (f"\nlog: {job.log}" if job.log else ""), file=sys.stderr)
         return 1
     print(job.message)
+    chosen = job.request.person_ids
+    for person in job.people:  # everyone found, so that --people can pick from the list next time
+        skipped = chosen is not None and person.id not in chosen
+        print(f"  {describe_person(person)}{' (not imported)' if skipped else ''}")
     if job.warning:
         print(f"warning: {job.warning}", file=sys.stderr)
     shutil.rmtree(job.out_dir, ignore_errors=True)  # the run folder: the motion is in the scene now

@@ -17,10 +17,12 @@ import bpy
 
 from backend.data_folder import choose_estimator
 from backend.errors import BackendError
+from backend.people_summary import SUMMARY_NAME, PersonSummary, read_summary
 from smpl_rig.motion import load_motion
 
 from .footage import place_footage
 from .importer import import_motion
+from .people_list import remember_result
 from .runner import BackendRun, Outcome, StageProgress, backend_command, format_eta
 
 POLL_SECONDS = 0.25
@@ -82,6 +84,7 @@ class ImportJob:
         self.warning = ""  # a success with a caveat
         self.log = ""
         self.objects: list[bpy.types.Object] = []
+        self.people: list[PersonSummary] = []  # who the backend found (all of them, imported or not)
         self.out_dir = Path(tempfile.mkdtemp(prefix="blender_vibe-", dir=request.work_dir or None))
         # absolute (the backend starts in the run folder) but not resolved: a venv's python is a symlink to keep
         args = backend_command(
@@ -147,6 +150,12 @@ class ImportJob:
         except Exception as exc:  # the importer already removed what it made; report whatever went wrong
             self._end(FAILED, f"The motion was estimated but could not be imported: {exc}.")
             return
+        try:
+            self.people = read_summary(Path(outcome.motion).parent / SUMMARY_NAME)
+            remember_result(context.scene, outcome.motion, str(Path(self.request.video).resolve()), self.people,
+                            self.request.person_ids)
+        except (OSError, ValueError, KeyError) as exc:
+            self.warning = f"The list of the people found could not be read: {exc}."
         imported = ", ".join(str(obj.get("vibe_track_id", obj.name)) for obj in self.objects)
         found = ", ".join(str(i) for i in sorted(motion.people))
         message = (f"Imported {len(self.objects)} of {len(motion.people)} people (track ids {imported}; "

@@ -169,6 +169,8 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     result = headless(tmp_path, plain_clip, "-o", blend, "--python", fake_python, "--people", "1")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Imported 1 of 2 people (track ids 1; the video has 1, 2)" in result.stdout
+    assert "  Person 1: frames 1-30 (30 tracked), about 50 px tall\n" in result.stdout, "everyone found is listed"
+    assert "  Person 2: frames 6-30 (25 tracked), about 50 px tall (not imported)\n" in result.stdout
     assert f"saved {blend}" in result.stdout
     run_scenario("check_saved_blend", tmp_path, blend=blend)
 
@@ -302,6 +304,10 @@ FAKE_BACKEND = textwrap.dedent('''
     motion = Motion(fps=25.0, width=160, height=120, estimator="default", source=video,
                     people={1: person(0, 30), 2: person(5, 25)})
     path = save_motion(motion, os.path.join(out, "motion.npz"))
+    from backend.people_summary import summarise, write_summary
+    thumbnail = np.zeros((128, 128, 3), np.uint8)
+    thumbnail[20:110, 50:78] = (200, 40, 40)
+    write_summary(out, summarise(motion.people), {1: thumbnail})  # person 2's thumbnail is missing
     emit(result="ok", motion=path.as_posix(), people=[1, 2], log=os.path.join(out, "backend.log"))
 ''')
 
@@ -511,6 +517,42 @@ def scenario_import_with_fake_backend(zip: str, video: str, python: str) -> None
         u, v = focal * x / z + width / 2, focal * y / z + height / 2
         ndc = world_to_camera_view(scene, camera, Vector((x, z, -y)))
         assert abs(ndc.x * width - u) < 1e-3 and abs((1 - ndc.y) * height - v) < 1e-3, (ndc, u, v)
+    _check_found_people(module, job)
+
+
+def _check_found_people(module, job) -> None:
+    """After the run with track id 2 chosen: the list shows both people, 2 ticked; re-import 1 without a run."""
+    import bpy
+
+    result = bpy.context.scene.vibe_result
+    rows = [(p.track_id, p.use, p.first_frame, p.last_frame, p.frames, round(p.height_px)) for p in result.people]
+    assert rows == [(1, False, 1, 30, 30, 50), (2, True, 6, 30, 25, 50)], rows
+    people_list = module.people_list
+    assert tuple(people_list.thumbnail(result.people[0].thumbnail).image_size) == (128, 128)
+    assert people_list.thumbnail(result.people[1].thumbnail) is None, "a missing thumbnail is no icon, no error"
+    text, calls = _draw(people_list.VIBE_PT_found_people.draw, None)
+    assert "2 people in" in text and "Person 1: frames 1-30 (30 tracked), about 50 px tall" in text
+    assert any(name == "template_list" for name, _ in calls) and any(name == "template_icon" for name, _ in calls)
+    assert ("operator", {"operator": "vibe.import_found_people", "text": "Import ticked (1)", "icon": "IMPORT"}) \
+        in calls
+    text, _ = _draw(lambda self, context: people_list.VIBE_UL_found_people.draw_item(
+        self, context, self.layout, result, result.people[1], 0, result, "index"), None)
+    assert text == "Person 2 6-30 50 px"
+
+    assert bpy.ops.vibe.tick_found_people(tick=False) == {"FINISHED"}
+    assert not people_list.VIBE_OT_import_found_people.poll(bpy.context), "nobody ticked"
+    result.people[0].use = True
+    assert bpy.ops.vibe.import_found_people() == {"FINISHED"}
+    assert module.job_op.last_job() is job, "no new backend run"
+    armatures = sorted((obj.name, obj["vibe_track_id"]) for obj in bpy.data.objects if obj.type == "ARMATURE")
+    assert armatures == [("Person 1", 1), ("Person 2", 2)], armatures
+    assert len(result.people) == 2, "the list stays"
+    os.remove(result.motion)
+    try:
+        bpy.ops.vibe.import_found_people()
+        raise AssertionError("a result that is gone must be reported")
+    except RuntimeError as exc:
+        assert "is gone" in str(exc) and "run Import again" in str(exc), exc
 
 
 def _import_fails_leaving_the_scene(zip: str, video: str, python: str):
