@@ -6,12 +6,17 @@ sees them near their own pixel size, so the frame is not shrunk to one small inp
 at least a quarter of a tile, so anyone narrower than the overlap lies whole in some tile. A tile that comes back
 full (six people) is split into four overlapping quarters, recursively, so crowds of any size are found.
 
+Small people: below about 80 pixels MoveNet misses people it finds at twice the size, so the frame is also looked
+at magnified (`ZOOM`): in a window around each person shorter than `ZOOM_BELOW` found on the previous call, and in one
+tile per call of a magnified grid swept round-robin over the whole frame, which finds small newcomers within a few
+calls (15 calls for 1280x720). The detector therefore keeps state: call it on the frames in order.
+
 Merging: a detection that touches a tile's inner edge is a person cut by that tile; it is dropped when a detection
 from another call covers most of it (that call saw them whole). The rest go through a score-ordered non-maximum
-suppression. Each detection keeps its 17 keypoints (COCO order, image pixels, score).
+suppression that prefers the most complete body and also drops a part of a person seen whole (same keypoints at the
+same places). Each detection keeps its 17 keypoints (COCO order, image pixels, score), and its box grows to hold them.
 """
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +25,6 @@ import cv2
 import numpy as np
 
 from .detection import box_iou
-
-log = logging.getLogger(__name__)
 
 MAX_PEOPLE_PER_CALL = 6
 NUM_KEYPOINTS = 17
@@ -33,6 +36,10 @@ COVERED = 0.6  # a cut detection this much inside another (of its own area) is t
 EDGE_MARGIN = 4.0  # pixels: a box this close to a tile's inner edge touches it
 MIN_TILE = 192  # quarters are not split below this side
 KEYPOINT_SCORE = 0.2  # a keypoint this sure is 'confident'
+ZOOM = 2  # MoveNet misses people under ~90 px; it finds them at twice the size
+ZOOM_BELOW = 90.0  # people shorter than this (pixels) are looked at magnified on the next call
+ZOOM_WINDOW = 384  # side of a magnified window around a small person (192 original pixels)
+SWEEP_TILES = 1  # magnified tiles per call that sweep the whole frame in turn, to find small people anywhere
 
 
 @dataclass(frozen=True)
@@ -54,14 +61,19 @@ def _round_up(value: float) -> int:
     return int(math.ceil(value / STRIDE) * STRIDE)
 
 
+def grid_tiles(width: int, height: int, side: int, min_overlap: float = 0.25) -> list[Tile]:
+    """Square tiles of `side` evenly spread over a width x height picture, neighbours overlapping by at least
+    `min_overlap` of a tile; one row or column where the picture is no larger than a tile that way."""
+    def starts(length: int) -> np.ndarray:
+        count = 1 if length <= side else math.ceil((length - side * min_overlap) / (side * (1 - min_overlap)))
+        return np.round(np.linspace(0, max(length - side, 0), count)).astype(int)
+
+    return [Tile(int(x), int(y), side) for y in starts(height) for x in starts(width)]
+
+
 def cover_tiles(width: int, height: int, min_overlap: float = 0.25) -> list[Tile]:
-    """Square tiles of side round_up(short side) along the long side, evenly spread, overlapping by at least
-    `min_overlap` of a tile (one tile when the picture is nearly square)."""
-    side = _round_up(min(width, height))
-    length = max(width, height)
-    count = 1 if length <= side else math.ceil((length - side * min_overlap) / (side * (1 - min_overlap)))
-    starts = np.round(np.linspace(0, max(length - side, 0), count)).astype(int)
-    return [Tile(int(s), 0, side) if width >= height else Tile(0, int(s), side) for s in starts]
+    """Square tiles of side round_up(short side) along the long side (one tile when nearly square)."""
+    return grid_tiles(width, height, _round_up(min(width, height)), min_overlap)
 
 
 @dataclass
@@ -177,43 +189,73 @@ def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class MoveNetDetector:
-    """`.detect(rgb) -> (K, 5)` as every detector; `.detect_people(rgb) -> People` with the keypoints too."""
+    """`.detect(rgb) -> (K, 5)` as every detector; `.detect_people(rgb) -> People` with the keypoints too.
+
+    Call it on the frames in order: it remembers where it last saw small people, to look there again magnified."""
 
     name = "movenet-multipose"
 
-    def __init__(self, model_path: str | Path, max_side: int = 736, threads: int | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
+    def __init__(self, model_path: str | Path, max_side: int = 736, zoom_below: float = ZOOM_BELOW,
+                 sweep_tiles: int = SWEEP_TILES, threads: int | None = None) -> None:
         self.model_path = Path(model_path)
-        self.max_side = max_side
-        self.interpreter = Interpreter(model_path=str(self.model_path), num_threads=threads)
-        self._input = self.interpreter.get_input_details()[0]["index"]
-        self._output = self.interpreter.get_output_details()[0]["index"]
-        self._side = 0
-        self.calls = 0  # MoveNet invocations so far (tiles and quarters), for the log and the benchmark
+        self.max_side, self.zoom_below, self.sweep_tiles, self.threads = max_side, zoom_below, sweep_tiles, threads
+        self._interpreters: dict[int, tuple] = {}  # input side -> (interpreter, input index, output index)
+        self._small = np.zeros((0, 5), dtype=np.float32)  # small people of the last call, original pixels
+        self._sweep_next = 0
+        self.calls = 0  # MoveNet invocations so far (tiles, quarters, zoom), for the log and the benchmark
 
     def detect(self, rgb: np.ndarray) -> np.ndarray:
         return self.detect_people(rgb).boxes
 
     def detect_people(self, rgb: np.ndarray) -> People:
+        """Everyone in the frame: whole-resolution tiles (split where full), plus the magnified look for small
+        people (`ZOOM` times: windows where small people were last seen, and a few tiles of a sweep that covers the
+        whole frame every few calls), merged."""
         height, width = rgb.shape[:2]
         scale = min(1.0, self.max_side / min(height, width))
         work = rgb if scale == 1.0 else cv2.resize(rgb, (round(width * scale), round(height * scale)),
                                                    interpolation=cv2.INTER_AREA)
         found, cut = [], []
+
+        def look(image: np.ndarray, tile: Tile, image_scale: float) -> People:
+            people = decode_output(self._run(image, tile), tile, image_scale)
+            people = people.take(people.boxes[:, 4] >= MIN_SCORE)
+            found.append(people)
+            cut.append(touches_inner_edge(people.boxes, tile, width, height, image_scale))
+            return people
+
         pending = cover_tiles(work.shape[1], work.shape[0])
         if work.shape[0] > pending[0].side:  # portrait: a standing person may be taller than a tile; see all at once
             found.append(self._overview(work, scale, pending[0].side))
             cut.append(np.zeros(len(found[0]), dtype=bool))
         while pending:
             tile = pending.pop()
-            people = decode_output(self._run(work, tile), tile, scale)
-            people = people.take(people.boxes[:, 4] >= MIN_SCORE)
+            people = look(work, tile, scale)
             if (people.boxes[:, 4] >= FULL_SCORE).sum() >= MAX_PEOPLE_PER_CALL and tile.side * 0.6 >= MIN_TILE:
                 pending.extend(tile.quarters())
-            found.append(people)
-            cut.append(touches_inner_edge(people.boxes, tile, width, height, scale))
-        return with_keypoint_extent(merge_tiles(People.concatenate(found), np.concatenate(cut)))
+        if self.zoom_below > 0:
+            zoomed = cv2.resize(work, (work.shape[1] * ZOOM, work.shape[0] * ZOOM), interpolation=cv2.INTER_LINEAR)
+            for tile in self._zoom_tiles(zoomed.shape[1], zoomed.shape[0], scale * ZOOM):
+                look(zoomed, tile, scale * ZOOM)
+        people = with_keypoint_extent(merge_tiles(People.concatenate(found), np.concatenate(cut)))
+        tall = people.boxes[:, 3] - people.boxes[:, 1]
+        self._small = people.boxes[(tall < self.zoom_below) & (people.boxes[:, 4] >= FULL_SCORE)]
+        return people
+
+    def _zoom_tiles(self, width: int, height: int, scale: float) -> list[Tile]:
+        """Windows of ZOOM_WINDOW around the small people of the last call (one per window), then the next
+        `sweep_tiles` tiles of the magnified frame's grid, round-robin."""
+        windows: list[Tile] = []
+        for box in self._small:
+            cx, cy = (box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale
+            if any(abs(cx - (w.x + w.side / 2)) < w.side / 4 and abs(cy - (w.y + w.side / 2)) < w.side / 4
+                   for w in windows):
+                continue
+            windows.append(Tile(int(cx - ZOOM_WINDOW / 2), int(cy - ZOOM_WINDOW / 2), ZOOM_WINDOW))
+        grid = grid_tiles(width, height, self.max_side)
+        sweep = [grid[(self._sweep_next + k) % len(grid)] for k in range(min(self.sweep_tiles, len(grid)))]
+        self._sweep_next = (self._sweep_next + len(sweep)) % len(grid)
+        return windows + sweep
 
     def _overview(self, work: np.ndarray, scale: float, side: int) -> People:
         """The whole picture shrunk into one tile of `side` (padded on the right)."""
@@ -223,16 +265,27 @@ class MoveNetDetector:
         people = decode_output(self._run(small, Tile(0, 0, side)), Tile(0, 0, side), scale * shrink)
         return people.take(people.boxes[:, 4] >= MIN_SCORE)
 
-    def _run(self, work: np.ndarray, tile: Tile) -> np.ndarray:
-        """One MoveNet call on the tile (zero-padded where it passes the picture's edge) -> (6, 56)."""
+    def _run(self, image: np.ndarray, tile: Tile) -> np.ndarray:
+        """One MoveNet call on the tile (zero-padded where it passes the picture's edges) -> (6, 56)."""
         patch = np.zeros((tile.side, tile.side, 3), dtype=np.uint8)
-        region = work[tile.y:tile.y + tile.side, tile.x:tile.x + tile.side]
-        patch[:region.shape[0], :region.shape[1]] = region
-        if tile.side != self._side:
-            self.interpreter.resize_tensor_input(self._input, (1, tile.side, tile.side, 3))
-            self.interpreter.allocate_tensors()
-            self._side = tile.side
-        self.interpreter.set_tensor(self._input, patch[None])
-        self.interpreter.invoke()
+        x1, y1 = max(tile.x, 0), max(tile.y, 0)
+        x2, y2 = min(tile.x + tile.side, image.shape[1]), min(tile.y + tile.side, image.shape[0])
+        if x2 > x1 and y2 > y1:
+            patch[y1 - tile.y:y2 - tile.y, x1 - tile.x:x2 - tile.x] = image[y1:y2, x1:x2]
+        interpreter, input_index, output_index = self._interpreter(tile.side)
+        interpreter.set_tensor(input_index, patch[None])
+        interpreter.invoke()
         self.calls += 1
-        return self.interpreter.get_tensor(self._output)[0]
+        return interpreter.get_tensor(output_index)[0]
+
+    def _interpreter(self, side: int) -> tuple:
+        """One interpreter per input size, so that alternating sizes never re-allocate."""
+        if side not in self._interpreters:
+            from ai_edge_litert.interpreter import Interpreter
+
+            interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.threads)
+            input_index = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(input_index, (1, side, side, 3))
+            interpreter.allocate_tensors()
+            self._interpreters[side] = (interpreter, input_index, interpreter.get_output_details()[0]["index"])
+        return self._interpreters[side]
