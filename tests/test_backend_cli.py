@@ -49,7 +49,8 @@ def test_default_estimator_end_to_end_as_a_subprocess(person_clip, tmp_path):
     up_in_camera = axis_angle_to_matrix(person.pose[:, :3]) @ np.array([0.0, 1.0, 0.0])
     assert np.all(up_in_camera[:, 1] < -0.5)  # SMPL's up axis points up the picture (camera -y): upright
     assert np.all(person.trans[:, 2] > 0.5)  # in front of the camera
-    assert Path(result["log"]).is_file()
+    assert proc.stderr == "", "what the libraries say goes to the log, not the terminal"
+    assert "TensorFlow Lite" in Path(result["log"]).read_text(), "MediaPipe's C++ logging lands in the log"
 
 
 def test_vibe_on_official_layout_files_and_auto_choice(person_clip, vibe_data_dir, tmp_path, capsys):
