@@ -48,7 +48,8 @@ def build_variant(folder: Path, version: str) -> Path:
     ignore = shutil.ignore_patterns("__pycache__")
     for package in ("blender_vibe", "smpl_rig", "backend"):
         shutil.copytree(ROOT / package, folder / package, ignore=ignore)
-    shutil.copy(ROOT / "requirements.txt", folder / "requirements.txt")
+    for name in ("requirements.txt", "NOTICE"):
+        shutil.copy(ROOT / name, folder / name)
     init = folder / "backend" / "__init__.py"
     init.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', init.read_text()))
     for module in ("smpl_rig/__init__.py", "backend/__init__.py", "blender_vibe/runner.py"):
@@ -295,7 +296,9 @@ def test_headless_with_the_real_backend_keeps_the_terminal_for_progress_and_resu
     result = headless(tmp_path, clip, "-o", fbx, "--python", real_backend, "--estimator", "default",
                       "--min-frames", "5")
     assert result.returncode == 0, result.stderr[-4000:]
-    assert result.stdout.splitlines()[1:] == [f"saved {fbx}"]
+    lines = result.stdout.splitlines()
+    assert lines[2:] == [f"saved {fbx}"] and re.fullmatch(r"  Person 1: frames 1-30 \(30 tracked\), about \d+ px tall",
+                                                          lines[1]), lines
     assert result.stdout.startswith("Imported 1 of 1 people")
     chatter = [line for line in result.stderr.splitlines() if not PROGRESS_LINE.fullmatch(line)]
     assert not chatter, chatter
