@@ -4,9 +4,9 @@
     .venv/bin/python bench/accuracy.py [--clips CLIP.mp4 ...] [--estimators default vibe tcmr]
                                        [--data-dir vibe_data] [--out out/bench_accuracy]
 
-Each clip is a video with NAME_truth.npz beside it (see examples/README.md); every clip in examples/ is used, plus
-any --clips. Each estimator runs through the backend command line (`python -m backend CLIP --out DIR --estimator
-NAME`); one that is not available (no model files, no GPU, an error) is skipped with a note saying why.
+Each clip is a video with NAME_truth.npz beside it (see examples/README.md); every one-person clip in examples/ is
+used, plus any --clips. Each estimator runs through the backend command line (`python -m backend CLIP --out DIR
+--estimator NAME`); one that is not available (no model files, no GPU, an error) is skipped with a note saying why.
 
 Protocol (VIBE/TCMR's, on the joints every estimator outputs): the 14 SMPL joints pelvis, hips, knees, ankles, neck,
 shoulders, elbows and wrists (`backend.metrics.common_joints`: SMPL joints for the default estimator, their copies
@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from backend.metrics import accel_error, center_on_hips, common_joints, mpjpe, pa_mpjpe  # noqa: E402
 from smpl_rig.motion import Motion, MotionFileError, load_motion  # noqa: E402
+from tools.truth import load_truth  # noqa: E402
 
 ESTIMATORS = ("default", "vibe", "tcmr")
 
@@ -48,8 +49,9 @@ def truth_path(clip: Path) -> Path:
 
 
 def find_clips(examples: Path, extra: list[Path]) -> list[Path]:
-    """Every video in `examples` with a truth file beside it, then `extra`, which must have one too."""
-    clips = sorted(p for p in examples.glob("*.mp4") if truth_path(p).is_file())
+    """Every one-person video in `examples` with a truth file beside it, then `extra`, which must have one too."""
+    clips = sorted(p for p in examples.glob("*.mp4")
+                   if truth_path(p).is_file() and len(load_truth(truth_path(p)).person_ids) == 1)
     for clip in extra:
         if not truth_path(clip).is_file():
             raise SystemExit(f"{clip} has no ground truth: expected {truth_path(clip)} (see examples/README.md)")
@@ -58,9 +60,8 @@ def find_clips(examples: Path, extra: list[Path]) -> list[Path]:
 
 
 def load_truth_joints(clip: Path) -> np.ndarray:
-    """The clip's true SMPL joints (N, 24, 3), camera frame, metres, one row per video frame."""
-    with np.load(truth_path(clip), allow_pickle=False) as truth:
-        return truth["joints3d"]
+    """The clip's true SMPL joints (N, 24, 3), camera frame, metres, one row per video frame (one-person clips)."""
+    return load_truth(truth_path(clip)).person_joints3d()
 
 
 def run_estimator(clip: Path, estimator: str, out_dir: Path, python: str, backend_args: list[str]) -> Path | str:
