@@ -3,10 +3,10 @@ against the crossings the clip holds), per-person MPJPE, and the whole job's spe
 
     .venv/bin/python bench/people.py [--clips CLIP.mp4 ...] [--out out/bench_people] [--draw] [-- BACKEND ARGS]
 
-Clips: every video in examples/ whose NAME_truth.npz has per-person boxes (`boxes` (N, P, 4), `visible`, `height_px`,
-`joints3d` (N, P, 24, 3), `person_ids`; see examples/README.md), plus any --clips. Each runs through the backend
-command line with the default estimator (`python -m backend CLIP --out DIR --estimator default`, plus anything after
-`--`), timed from start to motion.npz.
+Clips: every video in examples/ whose NAME_truth.npz has per-person boxes (the scene clips of
+tools/make_scene_clip.py, read with `tools.truth.load_truth`; see examples/README.md), plus any --clips. Each runs
+through the backend command line with the default estimator (`python -m backend CLIP --out DIR --estimator default`,
+plus anything after `--`), timed from start to motion.npz.
 
 A true person counts on a frame when they are at least --min-height pixels tall (the box of the whole body, even
 where the picture cuts it) and at least --min-visible of their body is in view; scores follow
@@ -32,6 +32,7 @@ from backend.video import VideoReader  # noqa: E402
 from bench.accuracy import run_estimator, truth_path  # noqa: E402
 from bench.tracking_metrics import TrackingScore, count_crossings, score_tracks  # noqa: E402
 from smpl_rig.motion import Motion, load_motion  # noqa: E402
+from tools.truth import Truth, load_truth  # noqa: E402
 
 MIN_HEIGHT, MIN_VISIBLE = 60.0, 0.5
 
@@ -45,16 +46,6 @@ class ClipResult:
     mpjpe: float  # mm, median over people
     person_frames: int
     seconds: float
-
-
-def load_people_truth(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as truth:
-        return {key: truth[key] for key in truth.files}
-
-
-def is_multi_person(path: Path) -> bool:
-    with np.load(path, allow_pickle=False) as truth:
-        return "boxes" in truth.files
 
 
 def person_mpjpe(motion: Motion, joints: np.ndarray, matches: list[tuple[int, int, int]]) -> list[float]:
@@ -77,13 +68,13 @@ def person_mpjpe(motion: Motion, joints: np.ndarray, matches: list[tuple[int, in
     return errors
 
 
-def evaluate(clip: Path, motion: Motion, truth: dict[str, np.ndarray], min_height: float,
+def evaluate(motion: Motion, truth: Truth, min_height: float,
              min_visible: float) -> tuple[TrackingScore, int, list[float]]:
-    boxes = truth["boxes"]
-    counts = np.isfinite(boxes).all(-1) & (truth["height_px"] >= min_height) & (truth["visible"] >= min_visible)
+    """Tracking scores, crossings and per-person MPJPE of a motion against the clip's truth."""
+    counts = np.isfinite(truth.boxes).all(-1) & (truth.height_px >= min_height) & (truth.visible >= min_visible)
     tracks = {tid: (p.frame_ids, p.bboxes) for tid, p in motion.people.items()}
-    score = score_tracks(boxes, counts, tracks)
-    return score, count_crossings(boxes, counts), person_mpjpe(motion, truth["joints3d"], score.matches)
+    score = score_tracks(truth.boxes, counts, tracks)
+    return score, count_crossings(truth.boxes, counts), person_mpjpe(motion, truth.joints3d, score.matches)
 
 
 def draw_frames(clip: Path, motion: Motion, truth_boxes: np.ndarray, folder: Path, every: int = 10) -> None:
@@ -131,13 +122,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draw", action="store_true", help="write frames with the tracks drawn, to look at")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the backend")
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
-    clips = sorted(p for p in args.examples.glob("*.mp4") if truth_path(p).is_file() and is_multi_person(truth_path(p)))
-    clips += args.clips
+    clips = sorted(p for p in args.examples.glob("*.mp4") if truth_path(p).is_file()) + args.clips
+    truths = {clip: load_truth(truth_path(clip)) for clip in clips}
+    clips = [clip for clip in clips if truths[clip].boxes is not None]  # scene clips: per-person boxes
     if not clips:
-        raise SystemExit(f"no multi-person clip with ground truth in {args.examples}")
+        raise SystemExit(f"no scene clip (truth with per-person boxes) in {args.examples}")
     results = []
     for clip in clips:
-        truth = load_people_truth(truth_path(clip))
+        truth = truths[clip]
         start = time.perf_counter()
         out = run_estimator(clip, "default", args.out / clip.stem, args.python, backend_args)
         seconds = time.perf_counter() - start
@@ -145,12 +137,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"- {clip.name}: no result: {out}")
             continue
         motion = load_motion(out)
-        score, crossings, errors = evaluate(clip, motion, truth, args.min_height, args.min_visible)
+        score, crossings, errors = evaluate(motion, truth, args.min_height, args.min_visible)
         person_frames = sum(len(p.frame_ids) for p in motion.people.values())
-        results.append(ClipResult(clip.name, len(truth["person_ids"]), score, crossings,
+        results.append(ClipResult(clip.name, len(truth.person_ids), score, crossings,
                                   float(np.median(errors)) if errors else float("nan"), person_frames, seconds))
         if args.draw:
-            draw_frames(clip, motion, truth["boxes"], args.out / clip.stem / "frames")
+            draw_frames(clip, motion, truth.boxes, args.out / clip.stem / "frames")
     print(format_table(results))
 
 
