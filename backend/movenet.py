@@ -1,15 +1,17 @@
 """The built-in multi-person detector: Google's MoveNet MultiPose Lightning on tiles of the full-resolution frame.
 
-One MoveNet call returns at most six people (box, score and 17 keypoints each) and finds small people only when it
-sees them near their own pixel size, so the frame is not shrunk to one small input: it is cut into square tiles
-(side = the frame's short side, at most `max_side` pixels; the frame is scaled down only beyond that) that overlap by
-at least a quarter of a tile, so anyone narrower than the overlap lies whole in some tile. A tile that comes back
-full (six people) is split into four overlapping quarters, recursively, so crowds of any size are found.
+One MoveNet call returns at most six people (box, score and 17 keypoints each; any input size in multiples of 32)
+and finds people well only near the size it was trained for: it misses people under ~80 px and cuts people over
+~400 px into pieces. So the frame is looked at three ways. Whole, shrunk to `OVERVIEW` pixels on its long side, for
+big people. At full resolution (frames whose short side passes `max_side` are scaled down to it), in square tiles
+(side = the short side) that overlap by at least a quarter of a tile, so anyone narrower than the overlap lies whole
+in some tile; a tile that comes back full (six people) is split into four overlapping quarters, recursively, so
+crowds of any size are found. And magnified, for small people (below).
 
-Small people: below about 80 pixels MoveNet misses people it finds at twice the size, so the frame is also looked
-at magnified (`ZOOM`): in a window around each person shorter than `ZOOM_BELOW` found on the previous call, and in one
-tile per call of a magnified grid swept round-robin over the whole frame, which finds small newcomers within a few
-calls (15 calls for 1280x720). The detector therefore keeps state: call it on the frames in order.
+Small people are looked at `ZOOM` times magnified: in a window around each person shorter than `ZOOM_BELOW` found
+on the previous call, and in one tile per call of a magnified grid swept round-robin over the whole frame, which
+finds small newcomers within a few calls (15 calls for 1280x720). The detector therefore keeps state: call it on the
+frames in order.
 
 Merging: a detection that touches a tile's inner edge is a person cut by that tile; it is dropped when a detection
 from another call covers most of it (that call saw them whole). The rest go through a score-ordered non-maximum
@@ -35,6 +37,7 @@ NMS_IOU = 0.5
 COVERED = 0.6  # a cut detection this much inside another (of its own area) is that person
 EDGE_MARGIN = 4.0  # pixels: a box this close to a tile's inner edge touches it
 MIN_TILE = 192  # quarters are not split below this side
+OVERVIEW = 512  # long side of the whole frame shrunk into one call, for people too big for full-resolution tiles
 KEYPOINT_SCORE = 0.2  # a keypoint this sure is 'confident'
 ZOOM = 2  # MoveNet misses people under ~90 px; it finds them at twice the size
 ZOOM_BELOW = 90.0  # people shorter than this (pixels) are looked at magnified on the next call
@@ -44,17 +47,17 @@ SWEEP_TILES = 1  # magnified tiles per call that sweep the whole frame in turn, 
 
 @dataclass(frozen=True)
 class Tile:
-    """A square region of the working image: top-left corner and side (a multiple of STRIDE, may pass the edge)."""
+    """A region of the working image: top-left corner, width and height (multiples of STRIDE; may pass the edge)."""
 
     x: int
     y: int
-    side: int
+    w: int
+    h: int
 
     def quarters(self) -> list["Tile"]:
-        """Four overlapping tiles covering this one, each a little more than half its side."""
-        side = _round_up(self.side * 0.6)
-        offset = self.side - side
-        return [Tile(self.x + dx, self.y + dy, side) for dy in (0, offset) for dx in (0, offset)]
+        """Overlapping square tiles covering this one, each side a little more than half its shorter side."""
+        return [Tile(self.x + t.x, self.y + t.y, t.w, t.h)
+                for t in grid_tiles(self.w, self.h, _round_up(min(self.w, self.h) * 0.6), min_overlap=0.3)]
 
 
 def _round_up(value: float) -> int:
@@ -68,7 +71,7 @@ def grid_tiles(width: int, height: int, side: int, min_overlap: float = 0.25) ->
         count = 1 if length <= side else math.ceil((length - side * min_overlap) / (side * (1 - min_overlap)))
         return np.round(np.linspace(0, max(length - side, 0), count)).astype(int)
 
-    return [Tile(int(x), int(y), side) for y in starts(height) for x in starts(width)]
+    return [Tile(int(x), int(y), side, side) for y in starts(height) for x in starts(width)]
 
 
 def cover_tiles(width: int, height: int, min_overlap: float = 0.25) -> list[Tile]:
@@ -104,8 +107,8 @@ def decode_output(rows: np.ndarray, tile: Tile, scale: float) -> People:
     relative to the input, then the box ymin, xmin, ymax, xmax (relative) and the person score."""
     rows = np.asarray(rows, dtype=np.float64).reshape(-1, 56)
     yx = rows[:, :51].reshape(-1, NUM_KEYPOINTS, 3)
-    keypoints = np.stack([yx[..., 1] * tile.side + tile.x, yx[..., 0] * tile.side + tile.y, yx[..., 2]], -1)
-    box = rows[:, [52, 51, 54, 53]] * tile.side + [tile.x, tile.y, tile.x, tile.y]
+    keypoints = np.stack([yx[..., 1] * tile.w + tile.x, yx[..., 0] * tile.h + tile.y, yx[..., 2]], -1)
+    box = rows[:, [52, 51, 54, 53]] * [tile.w, tile.h, tile.w, tile.h] + [tile.x, tile.y, tile.x, tile.y]
     keypoints[..., :2] /= scale
     return People(np.column_stack([box / scale, rows[:, 55]]).astype(np.float32), keypoints.astype(np.float32))
 
@@ -113,7 +116,7 @@ def decode_output(rows: np.ndarray, tile: Tile, scale: float) -> People:
 def touches_inner_edge(boxes: np.ndarray, tile: Tile, width: float, height: float, scale: float) -> np.ndarray:
     """(K,) whether each box (original pixels) reaches an edge of `tile` that is not an edge of the picture."""
     x1, y1 = tile.x / scale, tile.y / scale
-    x2, y2 = min((tile.x + tile.side) / scale, width), min((tile.y + tile.side) / scale, height)
+    x2, y2 = min((tile.x + tile.w) / scale, width), min((tile.y + tile.h) / scale, height)
     near = EDGE_MARGIN / scale
     return (((boxes[:, 0] <= x1 + near) & (x1 > 0)) | ((boxes[:, 1] <= y1 + near) & (y1 > 0))
             | ((boxes[:, 2] >= x2 - near) & (x2 < width)) | ((boxes[:, 3] >= y2 - near) & (y2 < height)))
@@ -224,14 +227,16 @@ class MoveNetDetector:
             cut.append(touches_inner_edge(people.boxes, tile, width, height, image_scale))
             return people
 
+        shrink = OVERVIEW / max(work.shape[:2])
+        if shrink < 1:  # big people, whom MoveNet cuts in pieces when they pass ~400 px, are found here whole
+            small = cv2.resize(work, (round(work.shape[1] * shrink), round(work.shape[0] * shrink)),
+                               interpolation=cv2.INTER_AREA)
+            look(small, Tile(0, 0, _round_up(small.shape[1]), _round_up(small.shape[0])), scale * shrink)
         pending = cover_tiles(work.shape[1], work.shape[0])
-        if work.shape[0] > pending[0].side:  # portrait: a standing person may be taller than a tile; see all at once
-            found.append(self._overview(work, scale, pending[0].side))
-            cut.append(np.zeros(len(found[0]), dtype=bool))
         while pending:
             tile = pending.pop()
             people = look(work, tile, scale)
-            if (people.boxes[:, 4] >= FULL_SCORE).sum() >= MAX_PEOPLE_PER_CALL and tile.side * 0.6 >= MIN_TILE:
+            if (people.boxes[:, 4] >= FULL_SCORE).sum() >= MAX_PEOPLE_PER_CALL and tile.w * 0.6 >= MIN_TILE:
                 pending.extend(tile.quarters())
         if self.zoom_below > 0:
             zoomed = cv2.resize(work, (work.shape[1] * ZOOM, work.shape[0] * ZOOM), interpolation=cv2.INTER_LINEAR)
@@ -248,44 +253,36 @@ class MoveNetDetector:
         windows: list[Tile] = []
         for box in self._small:
             cx, cy = (box[0] + box[2]) / 2 * scale, (box[1] + box[3]) / 2 * scale
-            if any(abs(cx - (w.x + w.side / 2)) < w.side / 4 and abs(cy - (w.y + w.side / 2)) < w.side / 4
-                   for w in windows):
+            if any(abs(cx - (w.x + w.w / 2)) < w.w / 4 and abs(cy - (w.y + w.h / 2)) < w.h / 4 for w in windows):
                 continue
-            windows.append(Tile(int(cx - ZOOM_WINDOW / 2), int(cy - ZOOM_WINDOW / 2), ZOOM_WINDOW))
+            windows.append(Tile(int(cx - ZOOM_WINDOW / 2), int(cy - ZOOM_WINDOW / 2), ZOOM_WINDOW, ZOOM_WINDOW))
         grid = grid_tiles(width, height, self.max_side)
         sweep = [grid[(self._sweep_next + k) % len(grid)] for k in range(min(self.sweep_tiles, len(grid)))]
         self._sweep_next = (self._sweep_next + len(sweep)) % len(grid)
         return windows + sweep
 
-    def _overview(self, work: np.ndarray, scale: float, side: int) -> People:
-        """The whole picture shrunk into one tile of `side` (padded on the right)."""
-        shrink = side / max(work.shape[:2])
-        small = cv2.resize(work, (round(work.shape[1] * shrink), round(work.shape[0] * shrink)),
-                           interpolation=cv2.INTER_AREA)
-        people = decode_output(self._run(small, Tile(0, 0, side)), Tile(0, 0, side), scale * shrink)
-        return people.take(people.boxes[:, 4] >= MIN_SCORE)
-
     def _run(self, image: np.ndarray, tile: Tile) -> np.ndarray:
         """One MoveNet call on the tile (zero-padded where it passes the picture's edges) -> (6, 56)."""
-        patch = np.zeros((tile.side, tile.side, 3), dtype=np.uint8)
+        patch = np.zeros((tile.h, tile.w, 3), dtype=np.uint8)
         x1, y1 = max(tile.x, 0), max(tile.y, 0)
-        x2, y2 = min(tile.x + tile.side, image.shape[1]), min(tile.y + tile.side, image.shape[0])
+        x2, y2 = min(tile.x + tile.w, image.shape[1]), min(tile.y + tile.h, image.shape[0])
         if x2 > x1 and y2 > y1:
             patch[y1 - tile.y:y2 - tile.y, x1 - tile.x:x2 - tile.x] = image[y1:y2, x1:x2]
-        interpreter, input_index, output_index = self._interpreter(tile.side)
+        interpreter, input_index, output_index = self._interpreter(tile.w, tile.h)
         interpreter.set_tensor(input_index, patch[None])
         interpreter.invoke()
         self.calls += 1
         return interpreter.get_tensor(output_index)[0]
 
-    def _interpreter(self, side: int) -> tuple:
+    def _interpreter(self, width: int, height: int) -> tuple:
         """One interpreter per input size, so that alternating sizes never re-allocate."""
-        if side not in self._interpreters:
+        if (width, height) not in self._interpreters:
             from ai_edge_litert.interpreter import Interpreter
 
             interpreter = Interpreter(model_path=str(self.model_path), num_threads=self.threads)
             input_index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(input_index, (1, side, side, 3))
+            interpreter.resize_tensor_input(input_index, (1, height, width, 3))
             interpreter.allocate_tensors()
-            self._interpreters[side] = (interpreter, input_index, interpreter.get_output_details()[0]["index"])
-        return self._interpreters[side]
+            self._interpreters[width, height] = (interpreter, input_index,
+                                                 interpreter.get_output_details()[0]["index"])
+        return self._interpreters[width, height]

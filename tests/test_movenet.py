@@ -27,21 +27,21 @@ needs_model = pytest.mark.skipif(find_model() is None, reason="the MoveNet model
 @pytest.mark.parametrize("width, height", [(1280, 720), (720, 1280), (640, 480), (1920, 1080), (500, 500)])
 def test_tiles_cover_the_picture_with_wide_overlaps(width, height):
     tiles = cover_tiles(width, height)
-    side = tiles[0].side
-    assert side % STRIDE == 0 and side >= min(width, height) and all(t.side == side for t in tiles)
+    side = tiles[0].w
+    assert side % STRIDE == 0 and side >= min(width, height) and all(t.w == t.h == side for t in tiles)
     starts = sorted(t.x if width >= height else t.y for t in tiles)
     assert starts[0] == 0 and starts[-1] + side >= max(width, height)
     assert (np.diff(starts) <= 0.75 * side).all(), "neighbours overlap by a quarter at least"
     quarters = tiles[0].quarters()
-    assert all(q.side % STRIDE == 0 and q.side < side for q in quarters)
-    assert min(q.x for q in quarters) == tiles[0].x and max(q.x + q.side for q in quarters) == tiles[0].x + side
+    assert len(quarters) == 4 and all(q.w % STRIDE == 0 and q.w < side for q in quarters)
+    assert min(q.x for q in quarters) == tiles[0].x and max(q.x + q.w for q in quarters) == tiles[0].x + side
 
 
 def test_output_rows_decode_to_picture_pixels():
     row = np.zeros(56)
     row[0:3] = (0.25, 0.5, 0.9)  # nose at y = 0.25, x = 0.5 of the tile
     row[51:56] = (0.1, 0.2, 0.6, 0.4, 0.8)  # ymin, xmin, ymax, xmax, score
-    people = decode_output(np.stack([row] * MAX_PEOPLE_PER_CALL), Tile(64, 32, 320), scale=0.5)
+    people = decode_output(np.stack([row] * MAX_PEOPLE_PER_CALL), Tile(64, 32, 320, 320), scale=0.5)
     np.testing.assert_allclose(people.boxes[0], [(64 + 64) / 0.5, (32 + 32) / 0.5, (64 + 128) / 0.5,
                                                  (32 + 192) / 0.5, 0.8], rtol=1e-6)
     np.testing.assert_allclose(people.keypoints[0, 0], [(64 + 160) / 0.5, (32 + 80) / 0.5, 0.9], rtol=1e-6)
@@ -58,8 +58,8 @@ def test_a_person_cut_by_a_tile_edge_gives_way_to_the_whole_one():
     left = _people([[280, 100, 320, 300, 0.9],      # cut by the tile's right edge (x = 320 is inside the picture)
                     [10, 10, 60, 120, 0.6]])        # someone else, at the picture's own edge: not cut
     right = _people([[250, 100, 350, 300, 0.5]])    # the first person, whole, seen by the next tile
-    cut = np.concatenate([touches_inner_edge(left.boxes, Tile(0, 0, 320), width=640, height=320, scale=1.0),
-                          touches_inner_edge(right.boxes, Tile(200, 0, 320), width=640, height=320, scale=1.0)])
+    cut = np.concatenate([touches_inner_edge(left.boxes, Tile(0, 0, 320, 320), width=640, height=320, scale=1.0),
+                          touches_inner_edge(right.boxes, Tile(200, 0, 320, 320), width=640, height=320, scale=1.0)])
     assert cut.tolist() == [True, False, False]
     merged = merge_tiles(People.concatenate([left, right]), cut)
     np.testing.assert_allclose(np.sort(merged.boxes[:, 4]), [0.5, 0.6], rtol=1e-6)
