@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="track ids to import, e.g. 1,3 (default: everyone)")
     parser.add_argument("--min-frames", type=_min_frames, default=None, metavar="N",
                         help="leave out people tracked for fewer frames (default: the backend's, 25)")
+    parser.add_argument("--rejoin", type=_smoothing, default=None, metavar="SECONDS",
+                        help="a person back within this time keeps their id when clearly the same (default: the "
+                             "backend's, 5); 0 turns it off")
     parser.add_argument("--smooth", type=_smoothing, default=None,
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     request = ImportRequest(
         video=str(Path(args.video).resolve()), python=args.python, data_dir=data_dir, estimator=args.estimator,
         device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people, min_frames=args.min_frames,
+        rejoin=args.rejoin,
     )
     log = (args.log or outputs[0].with_suffix(".log")).resolve()
     with ExitStack() as stack:

@@ -50,6 +50,7 @@ class ImportRequest:
     smooth: float | None = None
     person_ids: list[int] | None = None  # None: everyone
     min_frames: int | None = None  # drop people tracked for fewer frames; None: the backend's default
+    rejoin: float | None = None  # seconds within which a returning person keeps their id; None: the backend's
     work_dir: str = ""  # where the run folder goes; empty: the system's temporary folder
 
     def check(self) -> None:
@@ -90,7 +91,7 @@ class ImportJob:
         args = backend_command(
             os.path.abspath(request.python), str(Path(request.video).resolve()), str(self.out_dir),
             data_dir=request.data_dir, estimator=request.estimator, device=request.device, frames=request.frames,
-            min_frames=request.min_frames, smooth=request.smooth,
+            min_frames=request.min_frames, smooth=request.smooth, rejoin=request.rejoin,
         )
         try:
             self.run = BackendRun(args, self.out_dir)

@@ -948,15 +948,15 @@ def scenario_ui_draw(zip: str, data_dir: str, video: str, python: str) -> None:
     text, calls = _draw(panel.draw, None)
     assert "Using VIBE with vibe_model_wo_3dpw.pth.tar (TCMR would also need tcmr_demo_model.pth.tar)" in text
     drawn = {bound.get("property") or bound.get("operator") for name, bound in calls}
-    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "min_frames", "smoothing",
-            "device", "vibe.import_video"} <= drawn
+    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "min_frames", "rejoin",
+            "smoothing", "device", "vibe.import_video"} <= drawn
     settings.estimator = "TCMR"
     text, _ = _draw(panel.draw, None)
     assert "TCMR cannot run" in text and "tcmr_demo_model.pth.tar" in text
 
     settings.estimator, settings.people = "AUTO", "ALL"
-    settings.min_frames = 7
-    assert settings.request(bpy.context).min_frames == 7
+    settings.min_frames, settings.rejoin = 7, 2.5
+    assert settings.request(bpy.context).min_frames == 7 and settings.request(bpy.context).rejoin == 2.5
     job = job_op.start_job(settings.request(bpy.context))
     while job.poll(bpy.context) == job_op.RUNNING and job.progress.stage != "detect":
         time.sleep(0.05)
