@@ -103,8 +103,11 @@ def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
         progress.update("detect", reader.num_frames, reader.num_frames)  # the total a truncated file lowered
 
     rejoin_gap = 0 if official else round(rejoin_seconds * reader.fps)
-    return collect_tracklets(detections(), min_frames=min_frames, tracker=tracker, max_gap=every,
-                             rejoin_gap=rejoin_gap)
+    tracklets = collect_tracklets(detections(), min_frames=min_frames, tracker=tracker, max_gap=every,
+                                  rejoin_gap=rejoin_gap)
+    logging.info("detector %s (%s model calls), tracker %s: %d people tracked for %d frames or more", detector.name,
+                 getattr(detector, "calls", "-"), type(tracker).__name__, len(tracklets), min_frames)
+    return tracklets
 
 
 class ChunkFeeder:
