@@ -20,6 +20,7 @@ same places). Each detection keeps its 17 keypoints (COCO order, image pixels, s
 """
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +202,8 @@ class MoveNetDetector:
     def __init__(self, model_path: str | Path, max_side: int = 736, zoom_below: float = ZOOM_BELOW,
                  sweep_tiles: int = SWEEP_TILES, threads: int | None = None) -> None:
         self.model_path = Path(model_path)
-        self.max_side, self.zoom_below, self.sweep_tiles, self.threads = max_side, zoom_below, sweep_tiles, threads
+        self.max_side, self.zoom_below, self.sweep_tiles = max_side, zoom_below, sweep_tiles
+        self.threads = threads or min(os.cpu_count() or 1, 4)  # LiteRT's own default is one thread
         self._interpreters: dict[int, tuple] = {}  # input side -> (interpreter, input index, output index)
         self._small = np.zeros((0, 5), dtype=np.float32)  # small people of the last call, original pixels
         self._sweep_next = 0
