@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detect-every", type=non_negative_int, default=0, metavar="K",
                         help="run the person detector on every K-th frame and interpolate boxes in between "
                              "(0: every frame for YOLOv3, every 4th for the built-in detector)")
-    parser.add_argument("--rejoin", type=non_negative_float, default=5.0, metavar="SECONDS",
+    parser.add_argument("--rejoin", type=non_negative_float, default=10.0, metavar="SECONDS",
                         help="a person who comes back within this many seconds (left the picture, or hidden) keeps "
                              "their id when their clothes clearly match; 0 turns it off (built-in detectors only)")
     return parser

@@ -45,7 +45,7 @@ class RunOptions:
     min_frames: int = 25
     smooth: float = 1.5
     detect_every: int = 0  # run the detector on every k-th frame; 0 = 1 for YOLOv3, BUILTIN_DETECT_EVERY otherwise
-    rejoin: float = 5.0  # seconds: a person back within this long keeps their id when clearly the same; 0 = never
+    rejoin: float = 10.0  # seconds: a person back within this long keeps their id when clearly the same; 0 = never
 
 
 def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:

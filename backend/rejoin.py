@@ -11,7 +11,7 @@ import numpy as np
 
 from .appearance import similarity
 
-MIN_SIMILARITY = 0.7  # about 7 Lab units apart on average: the same clothes under the same light
+MIN_SIMILARITY = 0.7  # about 5 Lab units apart on average: the same clothes under the same light
 MARGIN = 0.25  # ... and this much more alike than the next candidate for either track
 
 

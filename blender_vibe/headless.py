@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave out people tracked for fewer frames (default: the backend's, 25)")
     parser.add_argument("--rejoin", type=_smoothing, default=None, metavar="SECONDS",
                         help="a person back within this time keeps their id when clearly the same (default: the "
-                             "backend's, 5); 0 turns it off")
+                             "backend's, 10); 0 turns it off")
     parser.add_argument("--smooth", type=_smoothing, default=None,
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",

@@ -66,7 +66,7 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
                     "lower it for very short clips",
     )
     rejoin: bpy.props.FloatProperty(
-        name="Rejoin within", min=0.0, soft_max=30.0, default=5.0, step=100, unit="TIME_ABSOLUTE",
+        name="Rejoin within", min=0.0, soft_max=30.0, default=10.0, step=100, unit="TIME_ABSOLUTE",
         description="A person who leaves the picture (or stays hidden) and comes back within this time keeps their "
                     "track id when their clothes clearly match; 0 gives everyone who comes back a new id",
     )
