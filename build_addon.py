@@ -88,6 +88,7 @@ def addon_files(root: Path = ROOT) -> list[tuple[Path, str]]:
         files += [(path, f"{BUNDLED}/{name}") for path in _sources(root / package)
                   if not (name := path.relative_to(root).as_posix()).startswith(RESEARCH_ONLY)]
     files.append((root / "requirements.txt", f"{BUNDLED}/requirements.txt"))
+    files.append((root / "NOTICE", f"{ADDON_ID}/NOTICE"))  # third-party credits (the detector's model)
     return files
 
 

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detect-every", type=non_negative_int, default=0, metavar="K",
                         help="run the person detector on every K-th frame and interpolate boxes in between "
                              "(0: every frame for YOLOv3, every 4th for the built-in detector)")
+    parser.add_argument("--rejoin", type=non_negative_float, default=10.0, metavar="SECONDS",
+                        help="a person who comes back within this many seconds (left the picture, or hidden) keeps "
+                             "their id when their clothes clearly match; 0 turns it off (built-in detectors only)")
     return parser
 
 
@@ -86,7 +89,7 @@ def _run(args: argparse.Namespace, progress: Progress, log_path: Path) -> int:
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
                          min_frames=args.min_frames, smooth=args.smooth,
-                         detect_every=args.detect_every)
+                         detect_every=args.detect_every, rejoin=args.rejoin)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:

@@ -28,9 +28,9 @@ def modules() -> tuple:
     Imported here rather than at the top so that the bpy-free parts (runner, build) load without Blender; a new
     module is one more entry.
     """
-    from . import export, import_op, job_op, panel, preferences, retarget_op, setup_backend
+    from . import export, import_op, job_op, panel, people_list, preferences, retarget_op, setup_backend
 
-    return preferences, setup_backend, import_op, job_op, panel, retarget_op, export
+    return preferences, setup_backend, import_op, job_op, panel, people_list, retarget_op, export
 
 
 def register() -> None:

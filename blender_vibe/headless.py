@@ -29,6 +29,7 @@ import numpy as np
 
 from backend.console import Terminal, output_to_log
 from backend.frame_range import parse_frames
+from backend.people_summary import describe_person
 
 from .export import FBX_PRESETS, export_bvh, export_fbx, export_gltf
 from .import_op import parse_person_ids
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="track ids to import, e.g. 1,3 (default: everyone)")
     parser.add_argument("--min-frames", type=_min_frames, default=None, metavar="N",
                         help="leave out people tracked for fewer frames (default: the backend's, 25)")
+    parser.add_argument("--rejoin", type=_smoothing, default=None, metavar="SECONDS",
+                        help="a person back within this time keeps their id when clearly the same (default: the "
+                             "backend's, 10); 0 turns it off")
     parser.add_argument("--smooth", type=_smoothing, default=None,
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     request = ImportRequest(
         video=str(Path(args.video).resolve()), python=args.python, data_dir=data_dir, estimator=args.estimator,
         device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people, min_frames=args.min_frames,
+        rejoin=args.rejoin,
     )
     log = (args.log or outputs[0].with_suffix(".log")).resolve()
     with ExitStack() as stack:
@@ -152,6 +157,10 @@ def _import_and_save(args: argparse.Namespace, request: ImportRequest, outputs: 
         print(f"error: {job.message}" + (f"\nlog: {job.log}" if job.log else ""), file=terminal.err)
         return 1
     print(job.message, file=terminal.out)
+    chosen = job.request.person_ids
+    for person in job.people:  # everyone found, so that --people can pick from the list next time
+        skipped = chosen is not None and person.id not in chosen
+        print(f"  {describe_person(person)}{' (not imported)' if skipped else ''}", file=terminal.out)
     if job.warning:
         print(f"warning: {job.warning}", file=terminal.err)
     shutil.rmtree(job.out_dir, ignore_errors=True)  # the run folder: the motion is in the scene now

@@ -220,7 +220,7 @@ class EtaClock:
 
 def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = "", estimator: str = "auto",
                     device: str = "auto", frames: tuple[int, int | None] | None = None, min_frames: int | None = None,
-                    smooth: float | None = None) -> list[str]:
+                    smooth: float | None = None, rejoin: float | None = None) -> list[str]:
     """The `python -m backend ...` command line (the module as `backend_code()` names it); options left at
     None/empty use the backend's defaults."""
     args = [python, "-m", backend_code().module, video, "--out", out_dir, "--estimator", estimator, "--device", device]
@@ -233,6 +233,8 @@ def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = ""
         args += ["--min-frames", str(min_frames)]
     if smooth is not None:
         args += ["--smooth", repr(float(smooth))]
+    if rejoin is not None:
+        args += ["--rejoin", repr(float(rejoin))]
     return args
 
 

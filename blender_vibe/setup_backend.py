@@ -72,7 +72,8 @@ class SetupStep:
 
 
 class SetupJob:
-    """Create `venv_dir`, pip-install `requirements` into it, then check that `python -m backend --help` starts."""
+    """Create `venv_dir`, pip-install `requirements` into it, install the person detector's model, then check that
+    `python -m backend --help` starts."""
 
     def __init__(self, venv_dir: str | Path, requirements: str | Path, base_python: str = sys.executable,
                  pip_args: tuple[str, ...] = (), code: BackendCode | None = None) -> None:
@@ -90,7 +91,9 @@ class SetupJob:
             SetupStep("Installing packages (a large download, it can take a while)",
                       [python, "-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements),
                        *pip_args], 0.8),
-            SetupStep("Checking that the backend starts", [python, "-m", self.code.module, "--help"], 0.1),
+            SetupStep("Installing the person detector's model (MoveNet, 9 MB)",
+                      [python, "-m", f"{self.code.module}.detector_model", "install"], 0.05),
+            SetupStep("Checking that the backend starts", [python, "-m", self.code.module, "--help"], 0.05),
         ]
         self.step_index = 0
         self.detail = ""

@@ -48,7 +48,8 @@ def build_variant(folder: Path, version: str) -> Path:
     ignore = shutil.ignore_patterns("__pycache__")
     for package in ("blender_vibe", "smpl_rig", "backend"):
         shutil.copytree(ROOT / package, folder / package, ignore=ignore)
-    shutil.copy(ROOT / "requirements.txt", folder / "requirements.txt")
+    for name in ("requirements.txt", "NOTICE"):
+        shutil.copy(ROOT / name, folder / name)
     init = folder / "backend" / "__init__.py"
     init.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', init.read_text()))
     for module in ("smpl_rig/__init__.py", "backend/__init__.py", "blender_vibe/runner.py"):
@@ -224,6 +225,7 @@ def test_setup_backend_builds_an_environment_and_shows_a_failing_log(tmp_path, a
     fake_backend.mkdir(parents=True)
     (fake_backend / "__init__.py").write_text("")
     (fake_backend / "__main__.py").write_text("import tinypkg\nprint('backend help', tinypkg.ANSWER)\n")
+    (fake_backend / "detector_model.py").write_text("print('detector model installed')\n")
     run_scenario("setup_backend", tmp_path, zip=addon_zip, wheels=wheels, pythonpath=fake_backend.parent)
 
 
@@ -255,6 +257,8 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     result = headless(tmp_path, plain_clip, "-o", blend, "--python", fake_python, "--people", "1")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Imported 1 of 2 people (track ids 1; the video has 1, 2)" in result.stdout
+    assert "  Person 1: frames 1-30 (30 tracked), about 50 px tall\n" in result.stdout, "everyone found is listed"
+    assert "  Person 2: frames 6-30 (25 tracked), about 50 px tall (not imported)\n" in result.stdout
     assert f"saved {blend}" in result.stdout
     run_scenario("check_saved_blend", tmp_path, blend=blend)
 
@@ -292,7 +296,9 @@ def test_headless_with_the_real_backend_keeps_the_terminal_for_progress_and_resu
     result = headless(tmp_path, clip, "-o", fbx, "--python", real_backend, "--estimator", "default",
                       "--min-frames", "5")
     assert result.returncode == 0, result.stderr[-4000:]
-    assert result.stdout.splitlines()[1:] == [f"saved {fbx}"]
+    lines = result.stdout.splitlines()
+    assert lines[2:] == [f"saved {fbx}"] and re.fullmatch(r"  Person 1: frames 1-30 \(30 tracked\), about \d+ px tall",
+                                                          lines[1]), lines
     assert result.stdout.startswith("Imported 1 of 1 people")
     chatter = [line for line in result.stderr.splitlines() if not PROGRESS_LINE.fullmatch(line)]
     assert not chatter, chatter
@@ -442,6 +448,10 @@ FAKE_BACKEND = textwrap.dedent('''
     motion = Motion(fps=25.0, width=160, height=120, estimator="default", source=video,
                     people={1: person(0, 30), 2: person(5, 25)})
     path = save_motion(motion, os.path.join(out, "motion.npz"))
+    from backend.people_summary import summarise, write_summary
+    thumbnail = np.zeros((128, 128, 3), np.uint8)
+    thumbnail[20:110, 50:78] = (200, 40, 40)
+    write_summary(out, summarise(motion.people), {1: thumbnail})  # person 2's thumbnail is missing
     emit(result="ok", motion=path.as_posix(), people=[1, 2], log=os.path.join(out, "backend.log"))
 ''')
 
@@ -720,6 +730,42 @@ def scenario_import_with_fake_backend(zip: str, video: str, python: str) -> None
         u, v = focal * x / z + width / 2, focal * y / z + height / 2
         ndc = world_to_camera_view(scene, camera, Vector((x, z, -y)))
         assert abs(ndc.x * width - u) < 1e-3 and abs((1 - ndc.y) * height - v) < 1e-3, (ndc, u, v)
+    _check_found_people(module, job)
+
+
+def _check_found_people(module, job) -> None:
+    """After the run with track id 2 chosen: the list shows both people, 2 ticked; re-import 1 without a run."""
+    import bpy
+
+    result = bpy.context.scene.vibe_result
+    rows = [(p.track_id, p.use, p.first_frame, p.last_frame, p.frames, round(p.height_px)) for p in result.people]
+    assert rows == [(1, False, 1, 30, 30, 50), (2, True, 6, 30, 25, 50)], rows
+    people_list = module.people_list
+    assert tuple(people_list.thumbnail(result.people[0].thumbnail).image_size) == (128, 128)
+    assert people_list.thumbnail(result.people[1].thumbnail) is None, "a missing thumbnail is no icon, no error"
+    text, calls = _draw(people_list.VIBE_PT_found_people.draw, None)
+    assert "2 people in" in text and "Person 1: frames 1-30 (30 tracked), about 50 px tall" in text
+    assert any(name == "template_list" for name, _ in calls) and any(name == "template_icon" for name, _ in calls)
+    assert ("operator", {"operator": "vibe.import_found_people", "text": "Import ticked (1)", "icon": "IMPORT"}) \
+        in calls
+    text, _ = _draw(lambda self, context: people_list.VIBE_UL_found_people.draw_item(
+        self, context, self.layout, result, result.people[1], 0, result, "index"), None)
+    assert text == "Person 2 6-30 50 px"
+
+    assert bpy.ops.vibe.tick_found_people(tick=False) == {"FINISHED"}
+    assert not people_list.VIBE_OT_import_found_people.poll(bpy.context), "nobody ticked"
+    result.people[0].use = True
+    assert bpy.ops.vibe.import_found_people() == {"FINISHED"}
+    assert module.job_op.last_job() is job, "no new backend run"
+    armatures = sorted((obj.name, obj["vibe_track_id"]) for obj in bpy.data.objects if obj.type == "ARMATURE")
+    assert armatures == [("Person 1", 1), ("Person 2", 2)], armatures
+    assert len(result.people) == 2, "the list stays"
+    os.remove(result.motion)
+    try:
+        bpy.ops.vibe.import_found_people()
+        raise AssertionError("a result that is gone must be reported")
+    except RuntimeError as exc:
+        assert "is gone" in str(exc) and "run Import again" in str(exc), exc
 
 
 def _import_fails_leaving_the_scene(zip: str, video: str, python: str):
@@ -778,6 +824,7 @@ def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
     assert job.succeeded is True, f"{job.error}\n{job.log_path.read_text()}"
     assert job.fraction == 1.0 and setup.venv_python(venv).is_file()
     assert "backend help 42" in job.log_path.read_text(), "the check step ran the backend in the new environment"
+    assert "detector model installed" in job.log_path.read_text(), "the model step ran in the new environment"
 
     # a step whose program is missing (here: a "venv" step that made no environment) ends the job with a message
     job = setup.SetupJob(folder / "no-venv", folder / "requirements.txt", base_python=shutil.which("true"))
@@ -901,15 +948,15 @@ def scenario_ui_draw(zip: str, data_dir: str, video: str, python: str) -> None:
     text, calls = _draw(panel.draw, None)
     assert "Using VIBE with vibe_model_wo_3dpw.pth.tar (TCMR would also need tcmr_demo_model.pth.tar)" in text
     drawn = {bound.get("property") or bound.get("operator") for name, bound in calls}
-    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "min_frames", "smoothing",
-            "device", "vibe.import_video"} <= drawn
+    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "min_frames", "rejoin",
+            "smoothing", "device", "vibe.import_video"} <= drawn
     settings.estimator = "TCMR"
     text, _ = _draw(panel.draw, None)
     assert "TCMR cannot run" in text and "tcmr_demo_model.pth.tar" in text
 
     settings.estimator, settings.people = "AUTO", "ALL"
-    settings.min_frames = 7
-    assert settings.request(bpy.context).min_frames == 7
+    settings.min_frames, settings.rejoin = 7, 2.5
+    assert settings.request(bpy.context).min_frames == 7 and settings.request(bpy.context).rejoin == 2.5
     job = job_op.start_job(settings.request(bpy.context))
     while job.poll(bpy.context) == job_op.RUNNING and job.progress.stage != "detect":
         time.sleep(0.05)
