@@ -197,6 +197,13 @@ def test_a_standing_person_stays_planted():
     assert np.ptp(motion.ankles, axis=0).max() < 1e-12
 
 
+def test_plans_refuse_what_is_not_a_walk():
+    with pytest.raises(ValueError, match="not a walk"):
+        WalkTo(1.0, 2.0, speed=4.0)
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        Stand(0.0)
+
+
 def test_centre_path_turns_on_the_spot_and_rounds_corners():
     t = np.arange(-1.0, 12.0, 0.005)
     plan = Plan(0.0, 0.0, 0.0, (WalkTo(0.0, 3.0, stop=False), WalkTo(3.0, 3.0), Stand(2.0, facing=180.0)))

@@ -52,7 +52,7 @@ _add(Scene(
 
 _add(Scene(
     name="pan_tripod",
-    description="a tripod camera 1.5 m high pans about 56 degrees (yaw +27 to -30) and tilts a little, following a "
+    description="a tripod camera 1.5 m high pans about 55 degrees (yaw +27 to -28) and tilts a little, following a "
                 "man who walks 8-9 m away, while a woman stands still",
     camera=Camera(0.0, -8.0, 1.5, pitch=Keys((0.0, 3.0, 6.0, 8.0), (1.0, 4.0, 2.0, 3.0)), follow=1,
                   follow_smoothing=0.6),
