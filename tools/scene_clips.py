@@ -53,7 +53,7 @@ _add(Scene(
 _add(Scene(
     name="pan_tripod",
     description="a tripod camera 1.5 m high pans about 55 degrees (yaw +27 to -28) and tilts a little, following a "
-                "man who walks 8-9 m away, while a woman stands still",
+                "man who walks 8-10 m away, while a woman stands still",
     camera=Camera(0.0, -8.0, 1.5, pitch=Keys((0.0, 3.0, 6.0, 8.0), (1.0, 4.0, 2.0, 3.0)), follow=1,
                   follow_smoothing=0.6),
     people=(Person(1, Plan(-4.5, 1.0, -90.0, (Stand(0.3), WalkTo(4.0, -1.0, 1.25), Stand(1.0, facing=180.0))),
