@@ -58,6 +58,13 @@ def test_people_are_upright_adults_standing_on_the_floor(truth):
     assert (up[..., 2] > np.cos(np.radians(15))).all()
 
 
+def test_people_do_not_walk_into_each_other(truth):
+    pelvis = truth.joints_world[:, :, JOINT_NAMES.index("Pelvis"), :2]
+    gaps = np.linalg.norm(pelvis[:, :, None] - pelvis[:, None], axis=-1)
+    apart = gaps[:, ~np.eye(len(truth.person_ids), dtype=bool)]
+    assert apart.size == 0 or apart.min() > 0.6
+
+
 def test_planted_feet_are_still_and_on_the_floor(truth):
     ankles = truth.joints_world[:, :, ANKLES]
     contacts = truth.contacts
@@ -195,6 +202,13 @@ def test_a_standing_person_stays_planted():
     motion = walk(stick_body(), Plan(1.0, 2.0, 45.0, (Stand(3.0),)), 25.0, 75)
     assert motion.contacts.all() and not motion.steps
     assert np.ptp(motion.ankles, axis=0).max() < 1e-12
+
+
+def test_plans_refuse_what_is_not_a_walk():
+    with pytest.raises(ValueError, match="not a walk"):
+        WalkTo(1.0, 2.0, speed=4.0)
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        Stand(0.0)
 
 
 def test_centre_path_turns_on_the_spot_and_rounds_corners():
