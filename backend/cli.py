@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detect-every", type=non_negative_int, default=0, metavar="K",
                         help="run the person detector on every K-th frame and interpolate boxes in between "
                              "(0: every frame for YOLOv3, every 4th for the built-in detector)")
+    parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep planted feet in place (when a floor is found; default: on)")
     return parser
 
 
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
                          min_frames=args.min_frames, smooth=args.smooth,
-                         detect_every=args.detect_every)
+                         detect_every=args.detect_every, foot_lock=args.foot_lock)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                       fix="See the log file for details and report it with the log attached.", log=str(log_path))
         return 1
     progress.emit(result="ok", motion=str(path.resolve()), people=sorted(motion.people),
-                  estimator=motion.estimator, log=str(log_path))
+                  estimator=motion.estimator, world="floor" if motion.world is not None else "camera",
+                  world_note=motion.world_note, log=str(log_path))
     return 0
 
 

@@ -1,0 +1,51 @@
+"""Foot contact: which foot touches the floor on which frame (numpy).
+
+A foot's contact point is the lowest point of its sole: below the ankle for a flat foot or a heel strike, below the
+ball of the foot (SMPL's Foot joint) when the heel is raised. A foot is planted when that point is on the floor and
+does not move along it.
+"""
+
+import numpy as np
+
+from .timeline import clean_flags, smooth, velocities
+
+ANKLES = (7, 8)  # L_Ankle, R_Ankle
+BALLS = (10, 11)  # L_Foot, R_Foot: the ball of the foot, at the base of the toes
+BALL_HEIGHT = 0.025  # metres: SMPL's Foot joint above the sole
+LOWER_FOOT_MARGIN = 0.03  # metres: both feet count as the lower one when their heights differ less
+PLANTED_HEIGHT = 0.06  # metres: a planted sole is at most this far above the floor
+PLANTED_SPEED = 0.5  # metres per second: and slides slower than this along it (the swing foot moves ~3 m/s)
+MIN_CONTACT_SECONDS = 0.08  # shorter contacts are noise
+MAX_GAP_SECONDS = 0.07  # shorter breaks in a contact are noise
+
+
+def ankle_height(rest_joints: np.ndarray) -> float:
+    """The ankle joint's height above a flat foot's sole: its drop to the ball of the foot in the rest pose (SMPL's
+    canonical frame is y up, feet flat) plus the ball's own height."""
+    rest_joints = np.asarray(rest_joints, dtype=np.float64)
+    return float(np.mean(rest_joints[list(ANKLES), 1] - rest_joints[list(BALLS), 1])) + BALL_HEIGHT
+
+
+def sole_points(joints: np.ndarray, up: np.ndarray, ankle_above_sole: float) -> np.ndarray:
+    """Each foot's lowest sole point (..., 2, 3) along `up` (3,), from joints (..., 24, 3)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    up = np.asarray(up, dtype=np.float64)
+    heel = joints[..., ANKLES, :] - ankle_above_sole * up
+    ball = joints[..., BALLS, :] - BALL_HEIGHT * up
+    return np.where((heel @ up <= ball @ up)[..., None], heel, ball)
+
+
+def lower_feet(soles: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(N, 2) bool: the foot whose sole is lower along `up`, or both when they are level (standing)."""
+    heights = np.asarray(soles) @ np.asarray(up)
+    return heights <= heights.min(axis=1, keepdims=True) + LOWER_FOOT_MARGIN
+
+
+def planted_feet(soles_world: np.ndarray, frame_ids: np.ndarray, fps: float) -> np.ndarray:
+    """(N, 2) bool contact flags from world sole points (N, 2, 3) (floor z = 0, z up): low and still, with brief
+    flickers removed."""
+    height = soles_world[..., 2]
+    position = smooth(soles_world[..., :2], frame_ids, sigma=1.0)
+    speed = np.linalg.norm(velocities(position, frame_ids, fps), axis=-1)
+    raw = (height < PLANTED_HEIGHT) & (speed < PLANTED_SPEED)
+    return clean_flags(raw, frame_ids, max(2, round(MIN_CONTACT_SECONDS * fps)), round(MAX_GAP_SECONDS * fps))

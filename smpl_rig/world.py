@@ -1,0 +1,192 @@
+"""People in a world: the floor, the camera's pose and every person's motion in it, from where feet touch the ground.
+
+`place_in_world(motion, rest_joints, foot_lock)` is the backend's world step and the add-on's for official files:
+1. Everything goes to the first frame's camera frame through the camera's rotations (a panning camera; identity
+   for a still one), so that a person standing still under a pan stays still.
+2. Candidate contacts: on every frame, the lower foot of each person (both when level), where it is in view.
+3. The floor: a plane through most candidates (`smpl_rig.floor`), with the people's mean up direction (their root
+   orientations' up axes) as a prior on its tilt. Too few candidates, or a floor that few of them lie on: the
+   people stay in the camera frame, and `world_note` says why.
+4. Depth from the floor: a planted foot lies on the floor, so the ray through it fixes the person's distance; that
+   scale of the estimator's depth, smoothed over time and carried across frames without contact, moves each person
+   along their viewing ray. Contacts are then found again in the world (low and still soles), and the depth refined.
+5. The world frame: floor z = 0, z up, y the first frame's view direction along the floor; the camera sits at
+   height h above the origin. Each person gets `world_pose` (root orientation in the world), `world_root`,
+   `contacts`, and with `foot_lock` the planted feet locked for `rest_joints` (`smpl_rig.foot_lock`).
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .contacts import ANKLES, ankle_height, lower_feet, planted_feet, sole_points
+from .fk import forward_kinematics
+from .floor import Floor, fit_floor
+from .foot_lock import lock_feet
+from .motion import Motion, Person, World
+from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from .timeline import smooth
+
+MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
+MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
+DEPTH_SECONDS = 0.2  # Gaussian sigma of the depth correction over time
+CANDIDATE_HEIGHT = 0.25  # metres: before depth correction, a candidate contact may be this far off the floor
+MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
+IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
+
+
+@dataclass
+class _Track:
+    """One person in the first frame's camera frame."""
+
+    person: Person
+    rest: np.ndarray  # (24, 3)
+    rotation: np.ndarray  # (N, 3, 3) root orientation
+    root: np.ndarray  # (N, 3) pelvis as estimated
+    body: np.ndarray  # (N, 24, 3) joints relative to the pelvis
+    to_camera: np.ndarray  # (N, 3, 3) first frame's camera -> this frame's camera
+
+
+def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock: bool = True) -> Motion:
+    """A copy of `motion` with a world frame and world motion per person, or with `world_note` saying why not.
+
+    rest_joints: each person's canonical rest joints (`smpl_rig.rest_skeleton.person_rest_joints`), the skeleton
+    the feet are locked for.
+    """
+    tracks = {pid: _track(motion, person, rest_joints[pid]) for pid, person in motion.people.items()}
+    up = _mean_direction(np.concatenate([t.rotation[:, :, 1] for t in tracks.values()]))
+    candidates = {pid: _candidates(t, up, motion.width, motion.height) for pid, t in tracks.items()}
+    soles = np.concatenate([_soles(track, up)[candidates[pid]] for pid, track in tracks.items()])
+    count = len(soles)
+    if count < MIN_CONTACTS:
+        return replace(motion, world=None, foot_lock=False, world_note=(
+            f"No floor: the feet touch a visible floor on {count} frames, fewer than {MIN_CONTACTS} (feet out of "
+            "view, or close-ups); the people stay in the camera's frame."))
+    floor = fit_floor(soles, up)
+    share = floor.inliers.mean() if floor is not None else 0.0
+    if floor is None or share < MIN_ON_FLOOR or floor.height <= 0:
+        return replace(motion, world=None, foot_lock=False, world_note=(
+            f"No floor: only {share:.0%} of {count} foot contacts lie on one plane (stairs, jumps, or feet out of "
+            "view); the people stay in the camera's frame."))
+    to_world = world_from_camera(floor.normal)
+    position = np.array([0.0, 0.0, floor.height])
+    people = {pid: _world_person(motion, t, candidates[pid], floor, to_world, position, foot_lock)
+              for pid, t in tracks.items()}
+    frames = _camera_frames(motion)
+    world = World(frame_ids=frames, camera_rotation=to_world @ _to_first_camera(motion, frames),
+                  camera_position=np.broadcast_to(position, (len(frames), 3)))
+    planted = sum(int(p.contacts.any(axis=1).sum()) for p in people.values())
+    pitch = np.degrees(np.arcsin(np.clip(-floor.normal[2], -1.0, 1.0)))
+    return replace(motion, people=people, world=world, foot_lock=foot_lock, world_note=(
+        f"Floor found from {int(floor.inliers.sum())} foot contacts: camera {floor.height:.2f} m high, looking "
+        f"{abs(pitch):.0f} degrees {'down' if pitch >= 0 else 'up'}; {planted} frames with a planted foot."))
+
+
+def world_from_camera(up: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) taking the first frame's camera frame to the world: z = `up` (the floor normal, camera frame),
+    y = the optical axis along the floor (the image's up direction for a camera looking straight down), x = y x z."""
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    forward = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    if np.linalg.norm(forward) < 0.1:
+        forward = np.array([0.0, -1.0, 0.0]) - up[1] * up
+    forward /= np.linalg.norm(forward)
+    return np.stack([np.cross(forward, up), forward, up])
+
+
+def _track(motion: Motion, person: Person, rest: np.ndarray) -> _Track:
+    to_first = _to_first_camera(motion, person.frame_ids)
+    rotation = to_first @ axis_angle_to_matrix(person.pose[:, :3])
+    pose = np.array(person.pose, dtype=np.float64)
+    pose[:, :3] = matrix_to_axis_angle(rotation)
+    joints, _ = forward_kinematics(pose, rest)
+    root = np.einsum("nij,nj->ni", to_first, person.transl_for(rest[0]) + rest[0])
+    return _Track(person=person, rest=np.asarray(rest, dtype=np.float64), rotation=rotation, root=root,
+                  body=joints - joints[:, :1], to_camera=np.swapaxes(to_first, -1, -2))
+
+
+def _to_first_camera(motion: Motion, frame_ids: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotations from the camera frame of each video frame to the first frame's (identity if unknown)."""
+    if motion.camera_rotations is None or not len(motion.camera_rotations):
+        return np.broadcast_to(np.eye(3), (len(frame_ids), 3, 3)).copy()
+    known = np.asarray(motion.camera_frame_ids)
+    index = np.clip(np.searchsorted(known, frame_ids), 0, len(known) - 1)
+    nearer = np.abs(known[np.maximum(index - 1, 0)] - frame_ids) < np.abs(known[index] - frame_ids)
+    return np.asarray(motion.camera_rotations, dtype=np.float64)[np.where(nearer, index - 1, index)]
+
+
+def _camera_frames(motion: Motion) -> np.ndarray:
+    """Every video frame from the first to the last one anybody (or the camera estimate) covers."""
+    frames = [p.frame_ids for p in motion.people.values()]
+    if motion.camera_frame_ids is not None:
+        frames.append(np.asarray(motion.camera_frame_ids))
+    everything = np.concatenate(frames)
+    return np.arange(everything.min(), everything.max() + 1, dtype=np.int64)
+
+
+def _mean_direction(vectors: np.ndarray, max_degrees: float = 25.0) -> np.ndarray:
+    """The mean of unit vectors (M, 3), recomputed twice without those further than `max_degrees` from it."""
+    mean = vectors.mean(axis=0)
+    for _ in range(2):
+        mean /= np.linalg.norm(mean)
+        close = vectors @ mean > np.cos(np.radians(max_degrees))
+        mean = vectors[close].mean(axis=0) if close.any() else mean
+    return mean / np.linalg.norm(mean)
+
+
+def _soles(track: _Track, up: np.ndarray, depth_scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """(N, 2, 3) sole points, first camera frame, with the person moved along the ray through the pelvis."""
+    root = track.root * np.reshape(depth_scale, (-1, 1))
+    return sole_points(track.body + root[:, None], up, ankle_height(track.rest))
+
+
+def _candidates(track: _Track, up: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(N, 2) bool: the lower foot (both when level) on frames where it is in view."""
+    soles = _soles(track, up)
+    candidates = lower_feet(soles, up)
+    if width > 0 and height > 0:
+        ankles = np.einsum("nij,nkj->nki", track.to_camera, track.body[:, list(ANKLES)] + track.root[:, None])
+        focal = np.hypot(width, height)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pixels = focal * ankles[..., :2] / ankles[..., 2:] + [width / 2, height / 2]
+        margin = IMAGE_MARGIN * np.array([width, height])
+        candidates &= (ankles[..., 2] > 0) & np.all((pixels > margin) & (pixels < [width, height] - margin), axis=-1)
+    return candidates
+
+
+def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, fps: float,
+                 fallback: float) -> np.ndarray:
+    """(N,) factor on the pelvis's estimated distance that puts the planted soles on the floor, smoothed in time.
+
+    A sole S of a body with pelvis r is on the floor after scaling the pelvis by k when n.(k r + S - r) + h = 0.
+    """
+    soles = _soles(track, floor.normal)
+    offset = soles - track.root[:, None]
+    along = track.root @ floor.normal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = -(floor.height + offset @ floor.normal) / along[:, None]
+    usable = contacts & np.isfinite(scale) & (scale > 0)
+    log_scale = np.log(np.where(usable, scale, 1.0))
+    usable &= np.abs(log_scale) < MAX_DEPTH_CHANGE
+    weight = usable.sum(axis=1)
+    per_frame = np.where(weight > 0, (log_scale * usable).sum(axis=1) / np.maximum(weight, 1), 0.0)
+    return np.exp(smooth(per_frame, frame_ids, DEPTH_SECONDS * fps, weights=weight, fallback=fallback))
+
+
+def _world_person(motion: Motion, track: _Track, candidates: np.ndarray, floor: Floor, to_world: np.ndarray,
+                  position: np.ndarray, foot_lock: bool) -> Person:
+    person, frames, fps = track.person, track.person.frame_ids, motion.fps
+    up = floor.normal
+    on_floor = np.abs(floor.distance(_soles(track, up))) < CANDIDATE_HEIGHT
+    contacts = candidates & on_floor
+    scale = _depth_scale(track, contacts, floor, frames, fps, fallback=0.0)
+    for refine in (True, True, False):
+        contacts = planted_feet(_soles(track, up, scale) @ to_world.T + position, frames, fps)
+        if refine:
+            scale = _depth_scale(track, contacts, floor, frames, fps, fallback=float(np.median(np.log(scale))))
+    root = (track.root * scale[:, None]) @ to_world.T + position
+    pose = np.array(person.pose, dtype=np.float64)
+    pose[:, :3] = matrix_to_axis_angle(to_world @ track.rotation)
+    if foot_lock:
+        pose, root = lock_feet(pose, root, track.rest, contacts, frames, fps)
+    return replace(person, contacts=contacts, world_pose=pose.astype(np.float32), world_root=root.astype(np.float32),
+                   rest_joints=track.rest)
