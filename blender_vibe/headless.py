@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave out people tracked for fewer frames (default: the backend's, 25)")
     parser.add_argument("--smooth", type=_smoothing, default=None,
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
+    parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep planted feet in place (when a floor is found; default: on)")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
                         help="axes and units of an .fbx output (see blender_vibe/export.py)")
     return parser
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     request = ImportRequest(
         video=str(Path(args.video).resolve()), python=args.python, data_dir=data_dir, estimator=args.estimator,
         device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people, min_frames=args.min_frames,
+        foot_lock=args.foot_lock,
     )
     bpy.ops.wm.read_factory_settings(use_empty=True)
     try:

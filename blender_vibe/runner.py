@@ -204,7 +204,7 @@ class EtaClock:
 
 def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = "", estimator: str = "auto",
                     device: str = "auto", frames: tuple[int, int | None] | None = None, min_frames: int | None = None,
-                    smooth: float | None = None) -> list[str]:
+                    smooth: float | None = None, foot_lock: bool | None = None) -> list[str]:
     """The `python -m backend ...` command line; options left at None/empty use the backend's defaults."""
     args = [python, "-m", "backend", video, "--out", out_dir, "--estimator", estimator, "--device", device]
     if data_dir:
@@ -216,6 +216,8 @@ def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = ""
         args += ["--min-frames", str(min_frames)]
     if smooth is not None:
         args += ["--smooth", repr(float(smooth))]
+    if foot_lock is not None:
+        args.append("--foot-lock" if foot_lock else "--no-foot-lock")
     return args
 
 

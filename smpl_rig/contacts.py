@@ -2,12 +2,13 @@
 
 A foot's contact point is the lowest point of its sole: below the ankle for a flat foot or a heel strike, below the
 ball of the foot (SMPL's Foot joint) when the heel is raised. A foot is planted when that point is on the floor and
-does not move along it.
+the ankle does not move along it (the ankle, not the sole point: on a flat foot the lowest point flips between heel
+and ball).
 """
 
 import numpy as np
 
-from .timeline import clean_flags, smooth, velocities
+from .timeline import clean_flags, smooth, step_velocities
 
 ANKLES = (7, 8)  # L_Ankle, R_Ankle
 BALLS = (10, 11)  # L_Foot, R_Foot: the ball of the foot, at the base of the toes
@@ -41,11 +42,11 @@ def lower_feet(soles: np.ndarray, up: np.ndarray) -> np.ndarray:
     return heights <= heights.min(axis=1, keepdims=True) + LOWER_FOOT_MARGIN
 
 
-def planted_feet(soles_world: np.ndarray, frame_ids: np.ndarray, fps: float) -> np.ndarray:
-    """(N, 2) bool contact flags from world sole points (N, 2, 3) (floor z = 0, z up): low and still, with brief
-    flickers removed."""
-    height = soles_world[..., 2]
-    position = smooth(soles_world[..., :2], frame_ids, sigma=1.0)
-    speed = np.linalg.norm(velocities(position, frame_ids, fps), axis=-1)
+def planted_feet(joints_world: np.ndarray, ankle_above_sole: float, frame_ids: np.ndarray, fps: float) -> np.ndarray:
+    """(N, 2) bool contact flags from world joints (N, 24, 3) (floor z = 0, z up): soles low and ankles still, with
+    brief flickers removed."""
+    height = sole_points(joints_world, np.array([0.0, 0.0, 1.0]), ankle_above_sole)[..., 2]
+    position = smooth(joints_world[:, list(ANKLES), :2], frame_ids, sigma=1.0)
+    speed = np.linalg.norm(step_velocities(position, frame_ids, fps), axis=-1)
     raw = (height < PLANTED_HEIGHT) & (speed < PLANTED_SPEED)
     return clean_flags(raw, frame_ids, max(2, round(MIN_CONTACT_SECONDS * fps)), round(MAX_GAP_SECONDS * fps))

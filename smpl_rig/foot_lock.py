@@ -121,19 +121,20 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     put the ankle on `target`, clamped to the leg's reach; the knee bends in its current plane.
 
     All inputs (N, 3). bend_axis: the knee's flexion axis in the world, oriented as cross(hip - knee, ankle - knee)
-    is for a bent knee; it is used where the leg is almost straight and that plane is undefined.
+    is for a bent knee; it gives the plane where the leg is almost straight and its own plane is undefined.
     """
     thigh, shin = np.linalg.norm(knee - hip, axis=-1), np.linalg.norm(ankle - knee, axis=-1)
     reach = np.clip(np.linalg.norm(target - hip, axis=-1), np.abs(thigh - shin) + 1e-6, thigh + shin - 1e-6)
-    to_hip, to_ankle = hip - knee, ankle - knee
-    current = _angle_between(to_hip, to_ankle)
-    wanted = np.arccos(np.clip((thigh**2 + shin**2 - reach**2) / (2 * thigh * shin), -1.0, 1.0))
-    axis = np.cross(to_hip, to_ankle)
-    straight = np.linalg.norm(axis, axis=-1) < 0.05 * thigh * shin
-    axis = np.where(straight[:, None], bend_axis, axis)
-    bend = _rotation(axis, wanted - current)
-    bent_ankle = knee + np.einsum("nij,nj->ni", bend, to_ankle)
-    swing = _shortest_rotation(bent_ankle - hip, target - hip)
+    up_thigh = (hip - knee) / thigh[:, None]
+    to_ankle = ankle - knee
+    side = to_ankle - np.sum(to_ankle * up_thigh, axis=-1, keepdims=True) * up_thigh
+    straight = np.linalg.norm(side, axis=-1) < 0.05 * shin
+    side = np.where(straight[:, None], np.cross(bend_axis, up_thigh), side)
+    side /= np.linalg.norm(side, axis=-1, keepdims=True)
+    angle = np.arccos(np.clip((thigh**2 + shin**2 - reach**2) / (2 * thigh * shin), -1.0, 1.0))  # at the knee
+    new_shin = shin[:, None] * (np.cos(angle)[:, None] * up_thigh + np.sin(angle)[:, None] * side)
+    bend = _shortest_rotation(to_ankle, new_shin)
+    swing = _shortest_rotation(knee + new_shin - hip, target - hip)
     return swing, swing @ bend
 
 

@@ -41,13 +41,19 @@ def smooth(values: np.ndarray, frame_ids: np.ndarray, sigma: float, weights: np.
     return out.reshape(values.shape)
 
 
-def velocities(values: np.ndarray, frame_ids: np.ndarray, fps: float) -> np.ndarray:
-    """Time derivative (N, ...) per second by central differences within each run (zero for one-frame runs)."""
+def step_velocities(values: np.ndarray, frame_ids: np.ndarray, fps: float) -> np.ndarray:
+    """Per-second change (N, ...) of `values` (N, ..., D) over the step to the previous or to the next frame of the
+    same run, whichever is smaller (so a foot is still on the first and the last frame it stands); zero for one-frame
+    runs."""
     values = np.asarray(values, dtype=np.float64)
     out = np.zeros_like(values)
     for part in contiguous_runs(frame_ids):
-        if part.stop - part.start > 1:
-            out[part] = np.gradient(values[part], axis=0) * fps
+        steps = np.diff(values[part], axis=0) * fps
+        if len(steps):
+            before = np.concatenate([steps[:1], steps])
+            after = np.concatenate([steps, steps[-1:]])
+            smaller = np.linalg.norm(before, axis=-1) <= np.linalg.norm(after, axis=-1)
+            out[part] = np.where(smaller[..., None], before, after)
     return out
 
 

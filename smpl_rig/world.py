@@ -25,11 +25,11 @@ from .floor import Floor, fit_floor
 from .foot_lock import lock_feet
 from .motion import Motion, Person, World
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .timeline import smooth
+from .timeline import contiguous_runs, runs_of, smooth
 
 MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
 MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
-DEPTH_SECONDS = 0.2  # Gaussian sigma of the depth correction over time
+DEPTH_SECONDS = 0.1  # Gaussian sigma of the depth correction over time
 CANDIDATE_HEIGHT = 0.25  # metres: before depth correction, a candidate contact may be this far off the floor
 MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
 IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
@@ -57,12 +57,14 @@ def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock
     up = _mean_direction(np.concatenate([t.rotation[:, :, 1] for t in tracks.values()]))
     candidates = {pid: _candidates(t, up, motion.width, motion.height) for pid, t in tracks.items()}
     soles = np.concatenate([_soles(track, up)[candidates[pid]] for pid, track in tracks.items()])
+    weights = np.concatenate([_footstep_weights(candidates[pid], t.person.frame_ids)[candidates[pid]]
+                              for pid, t in tracks.items()])
     count = len(soles)
     if count < MIN_CONTACTS:
         return replace(motion, world=None, foot_lock=False, world_note=(
             f"No floor: the feet touch a visible floor on {count} frames, fewer than {MIN_CONTACTS} (feet out of "
             "view, or close-ups); the people stay in the camera's frame."))
-    floor = fit_floor(soles, up)
+    floor = fit_floor(soles, up, weights)
     share = floor.inliers.mean() if floor is not None else 0.0
     if floor is None or share < MIN_ON_FLOOR or floor.height <= 0:
         return replace(motion, world=None, foot_lock=False, world_note=(
@@ -133,10 +135,14 @@ def _mean_direction(vectors: np.ndarray, max_degrees: float = 25.0) -> np.ndarra
     return mean / np.linalg.norm(mean)
 
 
-def _soles(track: _Track, up: np.ndarray, depth_scale: np.ndarray | float = 1.0) -> np.ndarray:
-    """(N, 2, 3) sole points, first camera frame, with the person moved along the ray through the pelvis."""
-    root = track.root * np.reshape(depth_scale, (-1, 1))
-    return sole_points(track.body + root[:, None], up, ankle_height(track.rest))
+def _joints(track: _Track, depth_scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """(N, 24, 3) joints, first camera frame, with the person moved along the ray through the pelvis."""
+    return track.body + (track.root * np.reshape(depth_scale, (-1, 1)))[:, None]
+
+
+def _soles(track: _Track, up: np.ndarray) -> np.ndarray:
+    """(N, 2, 3) sole points, first camera frame."""
+    return sole_points(_joints(track), up, ankle_height(track.rest))
 
 
 def _candidates(track: _Track, up: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -151,6 +157,17 @@ def _candidates(track: _Track, up: np.ndarray, width: int, height: int) -> np.nd
         margin = IMAGE_MARGIN * np.array([width, height])
         candidates &= (ankles[..., 2] > 0) & np.all((pixels > margin) & (pixels < [width, height] - margin), axis=-1)
     return candidates
+
+
+def _footstep_weights(contacts: np.ndarray, frame_ids: np.ndarray) -> np.ndarray:
+    """(N, 2): 1 / the length of the run of contact frames each contact belongs to (zero elsewhere), so that one
+    footstep weighs as one measurement however long it lasts."""
+    weights = np.zeros(contacts.shape)
+    for part in contiguous_runs(frame_ids):
+        for foot in range(contacts.shape[1]):
+            for start, stop in runs_of(contacts[part, foot]):
+                weights[part.start + start:part.start + stop, foot] = 1.0 / (stop - start)
+    return weights
 
 
 def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, fps: float,
@@ -180,7 +197,7 @@ def _world_person(motion: Motion, track: _Track, candidates: np.ndarray, floor: 
     contacts = candidates & on_floor
     scale = _depth_scale(track, contacts, floor, frames, fps, fallback=0.0)
     for refine in (True, True, False):
-        contacts = planted_feet(_soles(track, up, scale) @ to_world.T + position, frames, fps)
+        contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_height(track.rest), frames, fps)
         if refine:
             scale = _depth_scale(track, contacts, floor, frames, fps, fallback=float(np.median(np.log(scale))))
     root = (track.root * scale[:, None]) @ to_world.T + position

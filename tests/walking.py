@@ -37,9 +37,14 @@ class Walk:
         return forward_kinematics(self.pose, self.rest, self.root - self.rest[0])[0]
 
 
+def stand(position, heading_degrees: float, seconds: float = 3.0, fps: float = 30.0, height: float = 1.7) -> Walk:
+    """Somebody standing still, both feet flat on the floor, facing `heading_degrees`."""
+    return walk(position, heading_degrees, seconds, fps, height=height, speed=0.0)
+
+
 def walk(start, heading_degrees: float, seconds: float = 4.0, fps: float = 30.0, first_frame: int = 0,
-         height: float = 1.7) -> Walk:
-    """A straight walk from `start` (x, y on the floor) towards `heading_degrees` (0: +y, 90: +x)."""
+         height: float = 1.7, speed: float = STEP_LENGTH / STEP_SECONDS) -> Walk:
+    """A straight walk from `start` (x, y on the floor) towards `heading_degrees` (0: +y, 90: +x); speed 0 stands."""
     rest = default_rest_joints(height)
     n = int(round(seconds * fps))
     t = np.arange(n) / fps
@@ -48,12 +53,11 @@ def walk(start, heading_degrees: float, seconds: float = 4.0, fps: float = 30.0,
     up = np.array([0.0, 0.0, 1.0])
     left = np.cross(up, forward)
     facing = np.stack([left, up, forward], axis=-1)  # canonical (left, up, forward) -> world
-    speed = STEP_LENGTH / STEP_SECONDS
     ankle_z = ankle_height(rest)
     leg = np.linalg.norm(rest[4] - rest[1]) + np.linalg.norm(rest[7] - rest[4])
     pelvis_z = ankle_z + (rest[0, 1] - rest[1, 1]) + 0.88 * leg
     start = np.array([start[0], start[1], 0.0])
-    bounce = -0.015 * np.cos(2 * np.pi * t / STEP_SECONDS)
+    bounce = -0.015 * np.cos(2 * np.pi * t / STEP_SECONDS) * (speed > 0)
     root = start + np.outer(speed * t, forward) + np.outer(pelvis_z + bounce, up)
     stride = 2 * STEP_SECONDS
     ankles, contacts = np.empty((n, 2, 3)), np.zeros((n, 2), dtype=bool)
@@ -69,7 +73,9 @@ def walk(start, heading_degrees: float, seconds: float = 4.0, fps: float = 30.0,
         ankles[:, foot] = np.where((phase < STANCE)[:, None], print_at,
                                    print_at + ease[:, None] * (next_print - print_at)
                                    + (0.08 * np.sin(np.pi * swing))[:, None] * up)
-        contacts[:, foot] = phase < STANCE
+        contacts[:, foot] = (phase < STANCE) | (speed == 0)
+        if speed == 0:
+            ankles[:, foot] = print_at
     pose = np.zeros((n, 24, 3))
     pose[:, 0] = matrix_to_axis_angle(np.broadcast_to(facing, (n, 3, 3)))
     local = axis_angle_to_matrix(pose)
@@ -87,7 +93,7 @@ def walk(start, heading_degrees: float, seconds: float = 4.0, fps: float = 30.0,
 
 @dataclass
 class Camera:
-    rotation: np.ndarray  # (3, 3) world from camera
+    rotation: np.ndarray  # (3, 3) world from camera, or (N, 3, 3) one per frame
     position: np.ndarray  # (3,)
     width: int = 640
     height: int = 480
@@ -97,18 +103,21 @@ class Camera:
         return float(np.hypot(self.width, self.height))
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
-        return (np.asarray(points) - self.position) @ self.rotation
+        """World points (N, K, 3) in each frame's camera frame."""
+        return np.einsum("...ji,...kj->...ki", self.rotation, np.asarray(points) - self.position)
 
     def project(self, points_camera: np.ndarray) -> np.ndarray:
         return self.focal * points_camera[..., :2] / points_camera[..., 2:] + [self.width / 2, self.height / 2]
 
 
-def pitched_camera(height: float, pitch_degrees: float, yaw_degrees: float = 0.0, width: int = 640,
+def pitched_camera(height: float, pitch_degrees: float, yaw_degrees=0.0, width: int = 640,
                    image_height: int = 480) -> Camera:
-    """A camera `height` metres above the origin looking `pitch_degrees` down, turned `yaw_degrees` from +y."""
-    pitch, yaw = np.radians(pitch_degrees), np.radians(yaw_degrees)
-    forward = np.array([np.sin(yaw) * np.cos(pitch), np.cos(yaw) * np.cos(pitch), -np.sin(pitch)])
-    right = np.array([np.cos(yaw), -np.sin(yaw), 0.0])
+    """A camera `height` metres above the origin looking `pitch_degrees` down, turned `yaw_degrees` (a number, or
+    one per frame for a panning camera) from +y towards +x."""
+    pitch, yaw = np.radians(pitch_degrees), np.radians(np.asarray(yaw_degrees, dtype=np.float64))
+    forward = np.stack([np.sin(yaw) * np.cos(pitch), np.cos(yaw) * np.cos(pitch), np.full(yaw.shape, -np.sin(pitch))],
+                       axis=-1)
+    right = np.stack([np.cos(yaw), -np.sin(yaw), np.zeros(yaw.shape)], axis=-1)
     down = np.cross(forward, right)
     return Camera(rotation=np.stack([right, down, forward], axis=-1), position=np.array([0.0, 0.0, height]),
                   width=width, height=image_height)
@@ -124,7 +133,7 @@ def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_vie
     if depth_error is not None:
         root = root * np.asarray(depth_error(root[:, 2]))[:, None]
     root = root + rng.normal(scale=0.01, size=root.shape)
-    rotation = camera.rotation.T @ axis_angle_to_matrix(walk.pose[:, :3])
+    rotation = np.swapaxes(camera.rotation, -1, -2) @ axis_angle_to_matrix(walk.pose[:, :3])
     pixels = camera.project(joints)
     centre = (pixels.min(axis=1) + pixels.max(axis=1)) / 2
     side = 1.2 * np.max(pixels.max(axis=1) - pixels.min(axis=1), axis=1)
