@@ -20,6 +20,7 @@ from smpl_rig.perspective import correct_root_orientation
 from smpl_rig.rest_skeleton import person_rest_joints, smpl_model_in
 from smpl_rig.world import place_in_world
 
+from .camera_motion import CameraRotationTracker
 from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
@@ -58,7 +59,9 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
                   frames=reader.num_frames, fps=reader.fps, width=reader.width, height=reader.height)
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
-    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress)
+    camera = CameraRotationTracker(reader.width, reader.height)
+    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, camera)
+    camera_rotations = camera.result()
     if not tracklets:
         raise BackendError(
             f"No person was found in {Path(options.video).name} for at least {options.min_frames} frames "
@@ -76,7 +79,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     people = {tid: to_person(tracklets[tid], rows, out, reader.width, reader.height, options.smooth, box_scale)
               for tid, (rows, out) in raw.items()}
     motion = Motion(fps=reader.fps, width=reader.width, height=reader.height, estimator=estimator.name,
-                    estimator_version=estimator.version, source=str(Path(options.video).resolve()), people=people)
+                    estimator_version=estimator.version, source=str(Path(options.video).resolve()), people=people,
+                    camera_frame_ids=camera_rotations.frame_ids, camera_rotations=camera_rotations.rotations)
     motion = place_people(motion, options.data_dir, options.foot_lock, progress)
     progress.update("write", 0, 1)
     path = save_motion(motion, Path(options.out_dir) / "motion.npz")
@@ -84,15 +88,20 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     return path, motion
 
 
-def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
-                     progress: Progress) -> dict[int, Tracklet]:
+def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int, progress: Progress,
+                     camera: CameraRotationTracker | None = None) -> dict[int, Tracklet]:
     """First pass: detections on every `every`-th frame (and the last), fed to SORT; boxes in between are
-    interpolated, and tracklets shorter than `min_frames` are dropped."""
+    interpolated, and tracklets shorter than `min_frames` are dropped. `camera` sees every frame and the
+    detections, to estimate the camera's rotation from the background."""
 
     def detections():
         for i, (frame_id, rgb) in enumerate(reader):
+            dets = None
             if i % every == 0 or i == reader.num_frames - 1:
-                yield frame_id, detector.detect(rgb)
+                dets = detector.detect(rgb)
+                yield frame_id, dets
+            if camera is not None:
+                camera.add(frame_id, rgb, dets)
             progress.update("detect", i + 1, reader.num_frames)
         progress.update("detect", reader.num_frames, reader.num_frames)  # the total a truncated file lowered
 
