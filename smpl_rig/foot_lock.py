@@ -10,7 +10,7 @@ not swing with the shin. Frames are in the world frame: floor z = 0, z up.
 
 import numpy as np
 
-from .contacts import ANKLES, ankle_height, sole_points
+from .contacts import ankle_height, sole_points
 from .fk import forward_kinematics
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .skeleton import NUM_JOINTS
@@ -32,28 +32,45 @@ def lock_feet(pose: np.ndarray, root: np.ndarray, rest_joints: np.ndarray, conta
     pose = np.asarray(pose, dtype=np.float64)
     root = np.asarray(root, dtype=np.float64)
     rest_joints = np.asarray(rest_joints, dtype=np.float64)
-    contacts = np.asarray(contacts, dtype=bool)
-    if not contacts.any():
+    if not np.any(contacts):
         return pose.copy(), root.copy()
     local = axis_angle_to_matrix(pose.reshape(len(pose), NUM_JOINTS, 3))
     positions, world = forward_kinematics(local, rest_joints, root - rest_joints[0])
     soles = sole_points(positions, _UP, ankle_height(rest_joints))
-    targets = ankle_targets(positions[:, list(ANKLES)], soles[..., 2], contacts, frame_ids, fps)
-    reach = REACH * np.array([_leg_length(rest_joints, leg) for leg in LEGS])
-    shift = np.zeros_like(root)
-    for _ in range(2):  # the smoothed correction can fall a little short: a second pass takes the rest
-        shift += smooth(_out_of_reach(positions[:, [1, 2]] + shift[:, None], targets, reach), frame_ids,
-                        sigma=BLEND_SECONDS * fps / 3)
-    positions = positions + shift[:, None]
-    for hip, knee, ankle in LEGS:
-        foot = ANKLES.index(ankle)
-        thigh_turn, shin_turn = two_bone_ik(positions[:, hip], positions[:, knee], positions[:, ankle],
-                                            targets[:, foot], -world[:, hip, :, 0])
-        thigh, shin = thigh_turn @ world[:, hip], shin_turn @ world[:, knee]
+    hips, knees, ankles = ([positions[:, leg[k]] for leg in LEGS] for k in range(3))
+    shift, thigh_turns, shin_turns = leg_corrections(
+        np.stack(hips, axis=1), np.stack(knees, axis=1), np.stack(ankles, axis=1), soles[..., 2], contacts,
+        frame_ids, fps, np.array([_leg_length(rest_joints, leg) for leg in LEGS]),
+        np.stack([-world[:, hip, :, 0] for hip, _, _ in LEGS], axis=1))
+    for side, (hip, knee, ankle) in enumerate(LEGS):
+        thigh, shin = thigh_turns[:, side] @ world[:, hip], shin_turns[:, side] @ world[:, knee]
         local[:, hip] = np.swapaxes(world[:, 0], -1, -2) @ thigh
         local[:, knee] = np.swapaxes(thigh, -1, -2) @ shin
         local[:, ankle] = np.swapaxes(shin, -1, -2) @ world[:, ankle]
     return matrix_to_axis_angle(local).reshape(len(pose), -1), root + shift
+
+
+def leg_corrections(hips: np.ndarray, knees: np.ndarray, ankles: np.ndarray, sole_heights: np.ndarray,
+                    contacts: np.ndarray, frame_ids: np.ndarray, fps: float, leg_lengths: np.ndarray,
+                    bend_axes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What locks the planted feet of any two-legged skeleton (the SMPL armature, a retargeted character).
+
+    hips, knees, ankles: (N, 2, 3) world joint positions of the left and right leg; sole_heights: (N, 2) each sole
+    above the floor (zeros keep the ankles' own height); leg_lengths: (2,) thigh plus shin; bend_axes: (N, 2, 3)
+    the knees' flexion axes (see `two_bone_ik`). Returns the root's shift (N, 3), and per leg the world rotations
+    (N, 2, 3, 3) to apply to the thigh (about the hip, after the shift) and to the shin (about the knee); the
+    ankles keep their world orientation.
+    """
+    contacts = np.asarray(contacts, dtype=bool)
+    targets = ankle_targets(ankles, sole_heights, contacts, frame_ids, fps)
+    reach = REACH * np.asarray(leg_lengths, dtype=np.float64)
+    shift = np.zeros((len(hips), 3))
+    for _ in range(2):  # the smoothed correction can fall a little short: a second pass takes the rest
+        shift += smooth(_out_of_reach(hips + shift[:, None], targets, reach), frame_ids,
+                        sigma=BLEND_SECONDS * fps / 3)
+    turns = [two_bone_ik(hips[:, side] + shift, knees[:, side] + shift, ankles[:, side] + shift, targets[:, side],
+                         bend_axes[:, side]) for side in range(2)]
+    return shift, np.stack([t[0] for t in turns], axis=1), np.stack([t[1] for t in turns], axis=1)
 
 
 def ankle_targets(ankles: np.ndarray, sole_heights: np.ndarray, contacts: np.ndarray, frame_ids: np.ndarray,
