@@ -214,3 +214,32 @@ def test_motion_file_keeps_the_world_and_reads_version_1(tmp_path):
     assert old.people[1].world_pose is None and np.allclose(old.people[1].pose, motion.people[1].pose)
     with pytest.raises(ValueError, match="world camera poses"):
         World(frame_ids=np.arange(3), camera_rotation=np.zeros((2, 3, 3)), camera_position=np.zeros((3, 3)))
+
+
+def test_world_scores_of_a_panned_clip_compare_in_the_first_cameras_frame(tmp_path):
+    from bench.world_figures import draw_foot_heights, draw_top_view
+    from bench.world_metrics import Truth, match_tracks, score_camera, score_person
+
+    yaw = np.linspace(20.0, 40.0, 120)  # the first frame's camera is turned 20 degrees: the truth's frame is not ours
+    camera = pitched_camera(3.0, 25, yaw)
+    scenes = (walk((2.0, 5.0), 100), walk((4.0, 9.0), 230))
+    people = [filmed(s, camera, seed=k) for k, s in enumerate(scenes)]
+    to_first = np.swapaxes(camera.rotation[0], -1, -2) @ camera.rotation
+    motion = place_in_world(motion_of(people[1], people[0], camera=camera, camera_rotations=to_first),
+                            {1: scenes[1].rest, 2: scenes[0].rest})
+    truth = Truth(fps=30.0, width=640, height=480, camera_rotation=camera.rotation,
+                  camera_position=np.broadcast_to(camera.position, (120, 3)),
+                  joints_world=np.stack([s.joints() for s in scenes], axis=1),
+                  contacts=np.stack([s.contacts for s in scenes], axis=1), present=np.ones((120, 2), dtype=bool))
+    matches = match_tracks(motion, truth)
+    assert matches == {1: 1, 2: 0}
+    for track, p in matches.items():
+        score = score_person(motion.people[track], track, p, truth, motion)
+        assert score.frames == 120 and score.root_error < 0.1 and score.distance_error < 0.05
+        assert score.skate < 1.0 < score.skate_camera  # the pan moves every foot in the camera frame
+        assert score.ankle_height_error < 0.02
+    camera_score = score_camera(motion, truth)
+    assert camera_score.height_error < 0.1 and camera_score.pitch_error < 1.0 and camera_score.yaw_error < 0.01
+    for draw in (draw_top_view, draw_foot_heights):
+        path = draw(motion, truth, matches, "synthetic", tmp_path / f"{draw.__name__}.png")
+        assert path.stat().st_size > 10_000
