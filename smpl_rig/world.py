@@ -29,7 +29,9 @@ from .timeline import contiguous_runs, runs_of, smooth
 
 MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
 MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
-DEPTH_SECONDS = 0.1  # Gaussian sigma of the depth correction over time
+SLOW_DEPTH_SECONDS = 0.5  # Gaussian sigma of the first, robust depth correction, which finds the planted feet
+DEPTH_OUTLIER = 0.05  # log factor: contacts whose depth correction differs more from the slow one are not planted
+DEPTH_SECONDS = 0.1  # Gaussian sigma of the depth correction from the planted feet
 CANDIDATE_HEIGHT = 0.25  # metres: before depth correction, a candidate contact may be this far off the floor
 MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
 IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
@@ -170,11 +172,14 @@ def _footstep_weights(contacts: np.ndarray, frame_ids: np.ndarray) -> np.ndarray
     return weights
 
 
-def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, fps: float,
-                 fallback: float) -> np.ndarray:
-    """(N,) factor on the pelvis's estimated distance that puts the planted soles on the floor, smoothed in time.
+def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, sigma: float,
+                 fallback: float, outlier: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) factor on the pelvis's estimated distance that puts the planted soles on the floor, smoothed in time
+    (Gaussian `sigma` frames) and `fallback` (a log factor) far from any contact; and the (N, 2) contacts used.
 
     A sole S of a body with pelvis r is on the floor after scaling the pelvis by k when n.(k r + S - r) + h = 0.
+    With `outlier` (a log factor), contacts further than that from the smoothed factor are dropped and it is
+    smoothed again: a foot in the air taken for a planted one (a jump) does not pull the person down.
     """
     soles = _soles(track, floor.normal)
     offset = soles - track.root[:, None]
@@ -184,22 +189,31 @@ def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: n
     usable = contacts & np.isfinite(scale) & (scale > 0)
     log_scale = np.log(np.where(usable, scale, 1.0))
     usable &= np.abs(log_scale) < MAX_DEPTH_CHANGE
-    weight = usable.sum(axis=1)
-    per_frame = np.where(weight > 0, (log_scale * usable).sum(axis=1) / np.maximum(weight, 1), 0.0)
-    return np.exp(smooth(per_frame, frame_ids, DEPTH_SECONDS * fps, weights=weight, fallback=fallback))
+    for _ in range(1 if outlier is None else 3):
+        weight = usable.sum(axis=1)
+        per_frame = np.where(weight > 0, (log_scale * usable).sum(axis=1) / np.maximum(weight, 1), 0.0)
+        smoothed = smooth(per_frame, frame_ids, sigma, weights=weight, fallback=fallback)
+        if outlier is not None:
+            usable &= np.abs(log_scale - smoothed[:, None]) < outlier
+    return np.exp(smoothed), usable
 
 
 def _world_person(motion: Motion, track: _Track, candidates: np.ndarray, floor: Floor, to_world: np.ndarray,
                   position: np.ndarray, foot_lock: bool) -> Person:
+    """The person in the world. The candidate contacts whose depth correction agrees with a slow, robust one are kept
+    (a jump's feet are not); they give the depth frame by frame (lightly smoothed), with which the planted feet are
+    found, and these give the final depth."""
     person, frames, fps = track.person, track.person.frame_ids, motion.fps
-    up = floor.normal
-    on_floor = np.abs(floor.distance(_soles(track, up))) < CANDIDATE_HEIGHT
-    contacts = candidates & on_floor
-    scale = _depth_scale(track, contacts, floor, frames, fps, fallback=0.0)
-    for refine in (True, True, False):
-        contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_height(track.rest), frames, fps)
-        if refine:
-            scale = _depth_scale(track, contacts, floor, frames, fps, fallback=float(np.median(np.log(scale))))
+    ankle_above_sole = ankle_height(track.rest)
+    on_floor = np.abs(floor.distance(_soles(track, floor.normal))) < CANDIDATE_HEIGHT
+    slow, kept = _depth_scale(track, candidates & on_floor, floor, frames, SLOW_DEPTH_SECONDS * fps, fallback=0.0,
+                              outlier=DEPTH_OUTLIER)
+    far = float(np.median(np.log(slow)))  # the correction where no foot is planted for long
+    scale, _ = _depth_scale(track, kept, floor, frames, DEPTH_SECONDS * fps, fallback=far)
+    for final in (False, True):
+        contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_above_sole, frames, fps)
+        if not final:
+            scale, _ = _depth_scale(track, contacts, floor, frames, DEPTH_SECONDS * fps, fallback=far)
     root = (track.root * scale[:, None]) @ to_world.T + position
     pose = np.array(person.pose, dtype=np.float64)
     pose[:, :3] = matrix_to_axis_angle(to_world @ track.rotation)

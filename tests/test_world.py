@@ -13,7 +13,7 @@ from smpl_rig.motion import Motion, World, load_motion, save_motion
 from smpl_rig.perspective import correct_root_orientation, official_image_size, pixel_rays, ray_rotations
 from smpl_rig.rotations import axis_angle_to_matrix
 from smpl_rig.world import place_in_world
-from tests.walking import filmed, pitched_camera, stand, walk
+from tests.walking import filmed, jump, pitched_camera, stand, walk
 
 ANKLES = [7, 8]
 
@@ -154,6 +154,20 @@ def test_walk_towards_a_pitched_camera_stands_on_the_floor_and_keeps_its_length(
     joints = world_joints(located, scene.rest)
     assert ankle_skate(joints, scene.contacts & located.contacts) < 1.0
     assert np.abs(np.median(joints[:, ANKLES, 2][scene.contacts]) - 0.085) < 0.02
+
+
+def test_a_jump_leaves_the_floor_and_lands_where_it_took_off():
+    camera = pitched_camera(1.6, 10)
+    walker, jumper = walk((-1.0, 6.0), 80), jump((1.0, 5.0), 200, seconds=4.0)
+    people = [filmed(s, camera, seed=k, depth_error=noisy_depth(0.01, seed=k)) for k, s in enumerate((walker, jumper))]
+    motion = place_in_world(motion_of(*people, camera=camera), {1: walker.rest, 2: jumper.rest})
+    located = motion.people[2]
+    flight = ~jumper.contacts.any(axis=1)
+    airborne = flight & np.roll(flight, 1) & np.roll(flight, -1)  # not taking off or landing: a few cm up at most
+    assert not located.contacts[airborne].any()
+    rise = located.world_root[:, 2] - np.median(located.world_root[~flight, 2])
+    assert rise.max() == pytest.approx(0.25, abs=0.05)
+    np.testing.assert_allclose(located.world_root[flight, 2] - jumper.root[flight, 2], 0.0, atol=0.06)
 
 
 def test_two_people_at_different_depths_share_one_floor():

@@ -42,6 +42,18 @@ def stand(position, heading_degrees: float, seconds: float = 3.0, fps: float = 3
     return walk(position, heading_degrees, seconds, fps, height=height, speed=0.0)
 
 
+def jump(position, heading_degrees: float, height: float = 0.25, flight_seconds: float = 0.45,
+         seconds: float = 3.0, fps: float = 30.0) -> Walk:
+    """Standing, one jump straight up in the middle (the whole body rises on a parabola), standing again."""
+    person = stand(position, heading_degrees, seconds, fps)
+    t = (person.frame_ids - person.frame_ids[0]) / fps - (seconds - flight_seconds) / 2
+    flight = (t > 0) & (t < flight_seconds)
+    rise = np.where(flight, 4 * height * t * (flight_seconds - t) / flight_seconds**2, 0.0)
+    person.root = person.root + rise[:, None] * [0.0, 0.0, 1.0]
+    person.contacts &= ~flight[:, None]
+    return person
+
+
 def walk(start, heading_degrees: float, seconds: float = 4.0, fps: float = 30.0, first_frame: int = 0,
          height: float = 1.7, speed: float = STEP_LENGTH / STEP_SECONDS) -> Walk:
     """A straight walk from `start` (x, y on the floor) towards `heading_degrees` (0: +y, 90: +x); speed 0 stands."""
