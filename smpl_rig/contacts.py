@@ -14,8 +14,10 @@ ANKLES = (7, 8)  # L_Ankle, R_Ankle
 BALLS = (10, 11)  # L_Foot, R_Foot: the ball of the foot, at the base of the toes
 BALL_HEIGHT = 0.025  # metres: SMPL's Foot joint above the sole
 LOWER_FOOT_MARGIN = 0.03  # metres: both feet count as the lower one when their heights differ less
-PLANTED_HEIGHT = 0.06  # metres: a planted sole is at most this far above the floor
-PLANTED_SPEED = 0.5  # metres per second: and slides slower than this along it (the swing foot moves ~3 m/s)
+PLANTED_HEIGHT = 0.15  # metres: a planted sole is at most this far from the floor (estimated feet are often 10 cm off)
+PLANTED_SPEED = 0.5  # metres per second: and its ankle moves slower than this (a swing foot moves ~3 m/s)...
+SLOWER_FOOT_SPEED = 1.6  # ...or it is the slower foot and slower than this: estimated strides fall short, so a
+# walker's estimated stance foot creeps forward at a fraction of the walking speed
 MIN_CONTACT_SECONDS = 0.08  # shorter contacts are noise
 MAX_GAP_SECONDS = 0.07  # shorter breaks in a contact are noise
 
@@ -43,10 +45,13 @@ def lower_feet(soles: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 
 def planted_feet(joints_world: np.ndarray, ankle_above_sole: float, frame_ids: np.ndarray, fps: float) -> np.ndarray:
-    """(N, 2) bool contact flags from world joints (N, 24, 3) (floor z = 0, z up): soles low and ankles still, with
-    brief flickers removed."""
-    height = sole_points(joints_world, np.array([0.0, 0.0, 1.0]), ankle_above_sole)[..., 2]
-    position = smooth(joints_world[:, list(ANKLES), :2], frame_ids, sigma=1.0)
+    """(N, 2) bool contact flags from world joints (N, 24, 3) (floor z = 0, z up): the lower foot (or both, level),
+    near the floor, its ankle still; brief flickers removed."""
+    up = np.array([0.0, 0.0, 1.0])
+    soles = sole_points(joints_world, up, ankle_above_sole)
+    position = smooth(joints_world[:, list(ANKLES)], frame_ids, sigma=1.0)
     speed = np.linalg.norm(step_velocities(position, frame_ids, fps), axis=-1)
-    raw = (height < PLANTED_HEIGHT) & (speed < PLANTED_SPEED)
+    slower = speed <= speed.min(axis=1, keepdims=True)
+    still = (lower_feet(soles, up) & (speed < PLANTED_SPEED)) | (slower & (speed < SLOWER_FOOT_SPEED))
+    raw = (np.abs(soles[..., 2]) < PLANTED_HEIGHT) & still
     return clean_flags(raw, frame_ids, max(2, round(MIN_CONTACT_SECONDS * fps)), round(MAX_GAP_SECONDS * fps))

@@ -24,15 +24,15 @@ from .fk import forward_kinematics
 from .floor import Floor, fit_floor
 from .foot_lock import lock_feet
 from .motion import Motion, Person, World
+from .perspective import pixel_rays
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .timeline import contiguous_runs, runs_of, smooth
+from .timeline import contiguous_runs, runs_of
 
+VIBE49_ANKLES = (14, 11)  # left and right ankle among VIBE's 49 joints (their OpenPose-order part)
 MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
 MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
-SLOW_DEPTH_SECONDS = 0.5  # Gaussian sigma of the first, robust depth correction, which finds the planted feet
-DEPTH_OUTLIER = 0.05  # log factor: contacts whose depth correction differs more from the slow one are not planted
-DEPTH_SECONDS = 0.1  # Gaussian sigma of the depth correction from the planted feet
-CANDIDATE_HEIGHT = 0.25  # metres: before depth correction, a candidate contact may be this far off the floor
+DEPTH_RESIDUAL = 0.03  # log factor: the Huber scale of one contact's depth correction about the fitted one
+SLOPE_PRIOR = 0.3  # how much the estimators' depth factor may grow with the log of the distance (prior's width)
 MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
 IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
 
@@ -47,6 +47,7 @@ class _Track:
     root: np.ndarray  # (N, 3) pelvis as estimated
     body: np.ndarray  # (N, 24, 3) joints relative to the pelvis
     to_camera: np.ndarray  # (N, 3, 3) first frame's camera -> this frame's camera
+    ankle_rays: np.ndarray | None  # (N, 2, 3) rays through the pixels the estimator put the ankles at (None: unknown)
 
 
 def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock: bool = True) -> Motion:
@@ -104,8 +105,23 @@ def _track(motion: Motion, person: Person, rest: np.ndarray) -> _Track:
     pose[:, :3] = matrix_to_axis_angle(rotation)
     joints, _ = forward_kinematics(pose, rest)
     root = np.einsum("nij,nj->ni", to_first, person.transl_for(rest[0]) + rest[0])
+    pixels = _ankle_pixels(person, motion.width, motion.height)
+    rays = None if pixels is None else np.einsum("nij,nkj->nki", to_first, pixel_rays(pixels, motion.width,
+                                                                                         motion.height))
     return _Track(person=person, rest=np.asarray(rest, dtype=np.float64), rotation=rotation, root=root,
-                  body=joints - joints[:, :1], to_camera=np.swapaxes(to_first, -1, -2))
+                  body=joints - joints[:, :1], to_camera=np.swapaxes(to_first, -1, -2), ankle_rays=rays)
+
+
+def _ankle_pixels(person: Person, width: int, height: int) -> np.ndarray | None:
+    """(N, 2, 2) where the estimator put the ankles in the image: its joints through its weak-perspective camera
+    (fitted to the image, unlike the joints' depths); None when the joints or the image size are unknown."""
+    ankles = {(24, 3): list(ANKLES), (49, 3): list(VIBE49_ANKLES)}.get(person.joints3d.shape[1:])
+    if ankles is None or width <= 0 or height <= 0:
+        return None
+    sx, sy, tx, ty = np.asarray(person.orig_cam, dtype=np.float64).T
+    joints = np.asarray(person.joints3d, dtype=np.float64)[:, ankles]
+    return np.stack([width / 2 * (1 + sx[:, None] * (joints[..., 0] + tx[:, None])),
+                     height / 2 * (1 + sy[:, None] * (joints[..., 1] + ty[:, None]))], axis=-1)
 
 
 def _to_first_camera(motion: Motion, frame_ids: np.ndarray) -> np.ndarray:
@@ -172,48 +188,69 @@ def _footstep_weights(contacts: np.ndarray, frame_ids: np.ndarray) -> np.ndarray
     return weights
 
 
-def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, sigma: float,
-                 fallback: float, outlier: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) factor on the pelvis's estimated distance that puts the planted soles on the floor, smoothed in time
-    (Gaussian `sigma` frames) and `fallback` (a log factor) far from any contact; and the (N, 2) contacts used.
+def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray) -> np.ndarray:
+    """(N,) factor on the pelvis's estimated distance that puts the planted soles on the floor.
 
-    A sole S of a body with pelvis r is on the floor after scaling the pelvis by k when n.(k r + S - r) + h = 0.
-    With `outlier` (a log factor), contacts further than that from the smoothed factor are dropped and it is
-    smoothed again: a foot in the air taken for a planted one (a jump) does not pull the person down.
+    A planted ankle is its flat foot's height above the floor, so the ray through the pixel the estimator put it at
+    meets it there: the pelvis is that point minus the body's ankle offset, and k its distance along the pelvis's
+    ray over the estimated one (without the ankles' pixels: k puts the estimated sole on the floor). One contact's k
+    is only as good as the estimated body (a few per cent off, step by step), while the estimators' depth is smooth
+    but off by a factor that changes slowly with distance (nearer people too far, farther ones too near). So log k is
+    fitted as a line in the log of the estimated distance, robustly (Huber), one footstep weighing as one
+    measurement, with a prior on the slope (a person who does not change distance keeps one factor): walking
+    towards the camera gets its length back, without jitter.
     """
-    soles = _soles(track, floor.normal)
-    offset = soles - track.root[:, None]
-    along = track.root @ floor.normal
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = -(floor.height + offset @ floor.normal) / along[:, None]
+    scale = _contact_scales(track, floor)
     usable = contacts & np.isfinite(scale) & (scale > 0)
     log_scale = np.log(np.where(usable, scale, 1.0))
     usable &= np.abs(log_scale) < MAX_DEPTH_CHANGE
-    for _ in range(1 if outlier is None else 3):
-        weight = usable.sum(axis=1)
-        per_frame = np.where(weight > 0, (log_scale * usable).sum(axis=1) / np.maximum(weight, 1), 0.0)
-        smoothed = smooth(per_frame, frame_ids, sigma, weights=weight, fallback=fallback)
-        if outlier is not None:
-            usable &= np.abs(log_scale - smoothed[:, None]) < outlier
-    return np.exp(smoothed), usable
+    distance = np.log(np.linalg.norm(track.root, axis=-1))
+    if not usable.any():
+        return np.ones(len(distance))
+    weights = _footstep_weights(usable, frame_ids)[usable]
+    x = np.broadcast_to(distance[:, None], usable.shape)[usable]
+    centre = float(np.average(x, weights=weights))
+    offset, slope = _robust_line(x - centre, log_scale[usable], weights)
+    return np.exp(offset + slope * (distance - centre))
+
+
+def _contact_scales(track: _Track, floor: Floor) -> np.ndarray:
+    """(N, 2) the factor on the pelvis's estimated distance that each foot, were it planted, asks for."""
+    distance = np.linalg.norm(track.root, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if track.ankle_rays is None:  # the pelvis scaled by k puts the sole S on the floor: n.(k r + S - r) + h = 0
+            offset = _soles(track, floor.normal) - track.root[:, None]
+            return -(floor.height + offset @ floor.normal) / (track.root @ floor.normal)[:, None]
+        reach = (ankle_height(track.rest) - floor.height) / (track.ankle_rays @ floor.normal)
+        pelvis = reach[..., None] * track.ankle_rays - track.body[:, list(ANKLES)]
+        return np.einsum("nfk,nk->nf", pelvis, track.root / distance[:, None]) / distance[:, None]
+
+
+def _robust_line(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """(offset, slope) of y = offset + slope x by Huber-weighted least squares (scale DEPTH_RESIDUAL), the slope
+    drawn towards 0 by a prior of width SLOPE_PRIOR."""
+    design = np.column_stack([np.ones_like(x), x])
+    prior = np.diag([0.0, (DEPTH_RESIDUAL / SLOPE_PRIOR) ** 2])
+    robust = np.ones_like(y)
+    for _ in range(10):
+        w = weights * robust
+        solution = np.linalg.solve(design.T @ (w[:, None] * design) + prior * w.sum(), design.T @ (w * y))
+        residual = np.abs(y - design @ solution)
+        robust = np.minimum(1.0, DEPTH_RESIDUAL / np.maximum(residual, 1e-12))
+    return float(solution[0]), float(solution[1])
 
 
 def _world_person(motion: Motion, track: _Track, candidates: np.ndarray, floor: Floor, to_world: np.ndarray,
                   position: np.ndarray, foot_lock: bool) -> Person:
-    """The person in the world. The candidate contacts whose depth correction agrees with a slow, robust one are kept
-    (a jump's feet are not); they give the depth frame by frame (lightly smoothed), with which the planted feet are
-    found, and these give the final depth."""
+    """The person in the world: the depth from the candidate contacts gives the planted feet, and these the final
+    depth."""
     person, frames, fps = track.person, track.person.frame_ids, motion.fps
     ankle_above_sole = ankle_height(track.rest)
-    on_floor = np.abs(floor.distance(_soles(track, floor.normal))) < CANDIDATE_HEIGHT
-    slow, kept = _depth_scale(track, candidates & on_floor, floor, frames, SLOW_DEPTH_SECONDS * fps, fallback=0.0,
-                              outlier=DEPTH_OUTLIER)
-    far = float(np.median(np.log(slow)))  # the correction where no foot is planted for long
-    scale, _ = _depth_scale(track, kept, floor, frames, DEPTH_SECONDS * fps, fallback=far)
+    scale = _depth_scale(track, candidates, floor, frames)
     for final in (False, True):
         contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_above_sole, frames, fps)
         if not final:
-            scale, _ = _depth_scale(track, contacts, floor, frames, DEPTH_SECONDS * fps, fallback=far)
+            scale = _depth_scale(track, contacts, floor, frames)
     root = (track.root * scale[:, None]) @ to_world.T + position
     pose = np.array(person.pose, dtype=np.float64)
     pose[:, :3] = matrix_to_axis_angle(to_world @ track.rotation)

@@ -135,12 +135,25 @@ def pitched_camera(height: float, pitch_degrees: float, yaw_degrees=0.0, width: 
                   width=width, height=image_height)
 
 
+def weak_perspective_fit(relative: np.ndarray, pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(N, 4) full-image weak-perspective cameras (sx, sy, tx, ty) fitted to where joints (N, J, 3) relative to the
+    pelvis are seen (N, J, 2), by least squares as the estimators' cameras are: pixel - centre = a (X + t)."""
+    centred = pixels - [width / 2, height / 2]
+    xy = relative[..., :2]
+    xy_c, pix_c = xy - xy.mean(axis=1, keepdims=True), centred - centred.mean(axis=1, keepdims=True)
+    a = np.sum(xy_c * pix_c, axis=(1, 2)) / np.sum(xy_c**2, axis=(1, 2))
+    t = centred.mean(axis=1) / a[:, None] - xy.mean(axis=1)
+    return np.column_stack([2 * a / width, 2 * a / height, t])
+
+
 def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_view: bool = False) -> Person:
     """The person an estimator would report: camera-frame pose and pelvis, boxes; `depth_error(depth) -> factor`
-    scales each frame's distance along the pelvis ray (the estimators' depth errors), plus 1 cm pelvis jitter.
+    scales each frame's distance along the pelvis ray (the estimators' depth errors), plus 1 cm pelvis jitter; the
+    weak-perspective camera `orig_cam` puts the joints where the image has them, as an estimator's fit does.
     With `crop_view`, the root orientation is as seen in the crop (what the estimators output before correction)."""
     rng = np.random.default_rng(seed)
     joints = camera.to_camera(walk.joints())
+    orig_cam = weak_perspective_fit(joints - joints[:, :1], camera.project(joints), camera.width, camera.height)
     root = joints[:, 0]
     if depth_error is not None:
         root = root * np.asarray(depth_error(root[:, 2]))[:, None]
@@ -158,5 +171,5 @@ def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_vie
     pose[:, :3] = matrix_to_axis_angle(rotation)
     n = len(pose)
     return Person(pose=pose, betas=np.zeros((n, 10)), trans=root - walk.rest[0], cam=np.tile([1.0, 0.0, 0.0], (n, 1)),
-                  orig_cam=np.tile([1.0, 1.0, 0.0, 0.0], (n, 1)), bboxes=bboxes, frame_ids=walk.frame_ids,
-                  joints3d=joints - joints[:, :1], root=root)
+                  orig_cam=orig_cam, bboxes=bboxes, frame_ids=walk.frame_ids, joints3d=joints - joints[:, :1],
+                  root=root)
