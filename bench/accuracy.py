@@ -6,9 +6,9 @@ the people stand in it: root error, walking distance, foot skate, ankle height, 
     .venv/bin/python bench/accuracy.py [--clips CLIP.mp4 ...] [--estimators default vibe tcmr]
                                        [--data-dir vibe_data] [--out out/bench_accuracy] [--figures docs/figures]
 
-Each clip is a video with NAME_truth.npz beside it (see examples/README.md); every clip in examples/ is used, plus
-any --clips. Each estimator runs through the backend command line (`python -m backend CLIP --out DIR --estimator
-NAME`); one that is not available (no model files, no GPU, an error) is skipped with a note saying why.
+Each clip is a video with NAME_truth.npz beside it (see examples/README.md); every one-person clip in examples/ is
+used, plus any --clips. Each estimator runs through the backend command line (`python -m backend CLIP --out DIR
+--estimator NAME`); one that is not available (no model files, no GPU, an error) is skipped with a note saying why.
 
 Protocol (VIBE/TCMR's, on the joints every estimator outputs): the 14 SMPL joints pelvis, hips, knees, ankles, neck,
 shoulders, elbows and wrists (`backend.metrics.common_joints`: SMPL joints for the default estimator, their copies
@@ -33,15 +33,9 @@ sys.path.insert(0, str(REPO))
 
 from backend.metrics import accel_error, center_on_hips, common_joints, mpjpe, pa_mpjpe  # noqa: E402
 from bench.world_figures import draw_foot_heights, draw_top_view  # noqa: E402
-from bench.world_metrics import (  # noqa: E402
-    CameraScore,
-    PersonScore,
-    Truth,
-    match_tracks,
-    score_camera,
-    score_person,
-)
+from bench.world_metrics import CameraScore, PersonScore, match_tracks, score_camera, score_person  # noqa: E402
 from smpl_rig.motion import Motion, MotionFileError, Person, load_motion  # noqa: E402
+from tools.truth import Truth, load_truth  # noqa: E402
 
 ESTIMATORS = ("default", "vibe", "tcmr")
 
@@ -69,23 +63,6 @@ def find_clips(examples: Path, extra: list[Path]) -> list[Path]:
     return clips
 
 
-def load_truth_joints(clip: Path) -> np.ndarray:
-    """The clip's true SMPL joints, camera frame, metres, one row per video frame: (N, 24, 3) for one person, or
-    (N, P, 24, 3) for the scene clips."""
-    with np.load(truth_path(clip), allow_pickle=False) as truth:
-        return truth["joints3d"]
-
-
-def load_world_truth(clip: Path) -> Truth | None:
-    """The world part of a scene clip's truth (examples/README.md), or None for a clip without it."""
-    with np.load(truth_path(clip), allow_pickle=False) as truth:
-        if "camera_rotation" not in truth:
-            return None
-        visible = truth["visible"]
-        return Truth(fps=float(truth["fps"]), width=int(truth["width"]), height=int(truth["height"]),
-                     camera_rotation=truth["camera_rotation"], camera_position=truth["camera_position"],
-                     joints_world=truth["joints_world"], contacts=truth["contacts"].astype(bool),
-                     present=visible > 0.5 if visible.dtype != bool else visible)
 
 
 def run_estimator(clip: Path, estimator: str, out_dir: Path, python: str, backend_args: list[str]) -> Path | str:
@@ -197,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no clip with ground truth in {args.examples}; make one with tools/make_example_clip.py")
     rows, world_rows, notes = [], [], []
     for clip in clips:
-        truth, world_truth = load_truth_joints(clip), load_world_truth(clip)
+        truth = load_truth(truth_path(clip))
         for estimator in args.estimators:
             start = time.perf_counter()
             result = run_estimator(clip, estimator, args.out / clip.stem / estimator, args.python, backend_args)
@@ -206,12 +183,12 @@ def main(argv: list[str] | None = None) -> None:
                 if isinstance(result, str):
                     raise ValueError(result)
                 motion = load_motion(result)
-                if world_truth is None:
-                    score = score_motion(motion, truth)
+                if not truth.has_world:
+                    score = score_motion(motion, truth.person_joints3d())
                 else:
-                    matches = match_tracks(motion, world_truth)
-                    score = score_matched(motion, truth, matches)
-                    world_rows.append(score_world(clip, estimator, motion, world_truth, matches, args.figures))
+                    matches = match_tracks(motion, truth)
+                    score = score_matched(motion, truth.joints3d, matches)
+                    world_rows.append(score_world(clip, estimator, motion, truth, matches, args.figures))
             except (ValueError, MotionFileError) as exc:
                 notes.append(f"- {estimator} on {clip.name}: skipped: {exc}")
                 continue

@@ -8,9 +8,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench.world_metrics import ANKLES, Truth, comparison_frame  # noqa: E402
+from bench.world_metrics import ANKLES, comparison_frame, present  # noqa: E402
 from smpl_rig.fk import forward_kinematics  # noqa: E402
 from smpl_rig.motion import Motion  # noqa: E402
+from tools.truth import Truth  # noqa: E402
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
@@ -21,8 +22,9 @@ def _compared(motion: Motion, truth: Truth, matches: dict[int, int]):
                                         truth.camera_position[motion.world.frame_ids[0]])
     for track, p in matches.items():
         person = motion.people[track]
-        rows = person.frame_ids < len(truth.present)
-        rows[rows] = truth.present[person.frame_ids[rows], p]
+        seen = present(truth)
+        rows = person.frame_ids < len(seen)
+        rows[rows] = seen[person.frame_ids[rows], p]
         frames = person.frame_ids[rows]
         rest = person.rest_joints
         joints = forward_kinematics(person.world_pose[rows], rest, person.world_root[rows] - rest[0])[0]

@@ -23,33 +23,16 @@ from smpl_rig.fk import forward_kinematics
 from smpl_rig.motion import Motion, Person
 from smpl_rig.rest_skeleton import person_rest_joints
 from smpl_rig.timeline import smooth
+from tools.truth import Truth
 
 ANKLES = [7, 8]
 PATH_SMOOTHING_SECONDS = 0.25
+SEEN = 0.3  # a true person counts as present on frames where this share of the body is in view
 
 
-@dataclass
-class Truth:
-    """A rendered clip's truth, per video frame f and true person p (joints in SMPL order)."""
-
-    fps: float
-    width: int
-    height: int
-    camera_rotation: np.ndarray  # (F, 3, 3) world from camera, VIBE's camera axes
-    camera_position: np.ndarray  # (F, 3), floor z = 0, z up
-    joints_world: np.ndarray  # (F, P, 24, 3)
-    contacts: np.ndarray  # (F, P, 2) bool: left, right foot planted
-    present: np.ndarray  # (F, P) bool: the person is in the clip (and in view) on that frame
-
-    @property
-    def joints_camera(self) -> np.ndarray:
-        """(F, P, 24, 3) joints in each frame's camera frame."""
-        return np.einsum("fji,fpkj->fpki", self.camera_rotation,
-                         self.joints_world - self.camera_position[:, None, None])
-
-    def pixels(self, points_camera: np.ndarray) -> np.ndarray:
-        focal = np.hypot(self.width, self.height)
-        return focal * points_camera[..., :2] / points_camera[..., 2:] + [self.width / 2, self.height / 2]
+def present(truth: Truth) -> np.ndarray:
+    """(F, P) bool: the true person is in the clip and enough of them is seen."""
+    return np.nan_to_num(truth.visible) > SEEN
 
 
 @dataclass
@@ -84,13 +67,15 @@ def comparison_frame(camera_rotation: np.ndarray, camera_position: np.ndarray) -
 def match_tracks(motion: Motion, truth: Truth) -> dict[int, int]:
     """Track id -> true person, by the median distance of the tracked box centre from the true pelvis in the image;
     each true person is taken once, closest pairs first, and only where that distance is under half a box."""
-    pelvis = truth.pixels(truth.joints_camera[:, :, 0])  # (F, P, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pelvis = truth.pixels()[:, :, 0]  # (F, P, 2)
+    seen = present(truth)
     pairs = []
     for track, person in motion.people.items():
         rows = person.frame_ids < len(pelvis)
         frames = person.frame_ids[rows]
         distance = np.linalg.norm(pelvis[frames] - person.bboxes[rows, None, :2], axis=-1)  # (N, P)
-        distance = np.where(truth.present[frames], distance, np.nan)
+        distance = np.where(seen[frames], distance, np.nan)
         with np.errstate(all="ignore"):
             median = np.nanmedian(distance, axis=0) / np.median(person.bboxes[rows, 3])
         pairs += [(float(m), track, p) for p, m in enumerate(median) if np.isfinite(m) and m < 0.5]
@@ -105,8 +90,9 @@ def match_tracks(motion: Motion, truth: Truth) -> dict[int, int]:
 
 def score_person(person: Person, track: int, p: int, truth: Truth, motion: Motion) -> PersonScore:
     """Compare one track with true person p on the frames both have."""
-    rows = (person.frame_ids < len(truth.present))
-    rows[rows] = truth.present[person.frame_ids[rows], p]
+    seen = present(truth)
+    rows = person.frame_ids < len(seen)
+    rows[rows] = seen[person.frame_ids[rows], p]
     frames = person.frame_ids[rows]
     score = PersonScore(track=track, truth=p, frames=int(rows.sum()))
     if not rows.any():

@@ -131,7 +131,7 @@ def test_score_of_a_jittering_joint(truth):
 
 
 def test_benchmark_skips_an_unavailable_estimator_with_a_note(capsys, tmp_path):
-    assert find_clips(EXAMPLES, []) == [CLIP]
+    assert CLIP in find_clips(EXAMPLES, [])  # with the other one-person clips
     main(["--estimators", "no-such-estimator", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     assert "| clip | estimator |" in printed

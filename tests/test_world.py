@@ -232,7 +232,8 @@ def test_motion_file_keeps_the_world_and_reads_version_1(tmp_path):
 
 def test_world_scores_of_a_panned_clip_compare_in_the_first_cameras_frame(tmp_path):
     from bench.world_figures import draw_foot_heights, draw_top_view
-    from bench.world_metrics import Truth, match_tracks, score_camera, score_person
+    from bench.world_metrics import match_tracks, score_camera, score_person
+    from tools.truth import Truth
 
     yaw = np.linspace(20.0, 40.0, 120)  # the first frame's camera is turned 20 degrees: the truth's frame is not ours
     camera = pitched_camera(3.0, 25, yaw)
@@ -241,10 +242,14 @@ def test_world_scores_of_a_panned_clip_compare_in_the_first_cameras_frame(tmp_pa
     to_first = np.swapaxes(camera.rotation[0], -1, -2) @ camera.rotation
     motion = place_in_world(motion_of(people[1], people[0], camera=camera, camera_rotations=to_first),
                             {1: scenes[1].rest, 2: scenes[0].rest})
-    truth = Truth(fps=30.0, width=640, height=480, camera_rotation=camera.rotation,
-                  camera_position=np.broadcast_to(camera.position, (120, 3)),
-                  joints_world=np.stack([s.joints() for s in scenes], axis=1),
-                  contacts=np.stack([s.contacts for s in scenes], axis=1), present=np.ones((120, 2), dtype=bool))
+    joints_world = np.stack([s.joints() for s in scenes], axis=1)
+    truth = Truth(fps=30.0, width=640, height=480, intrinsics=np.array([[camera.focal, 0, 320], [0, camera.focal, 240],
+                                                                       [0, 0, 1.0]]),
+                  frame_ids=np.arange(120), person_ids=np.array([7, 8]), joint_names=(),
+                  joints3d=np.stack([camera.to_camera(j) for j in np.swapaxes(joints_world, 0, 1)], axis=1),
+                  camera_rotation=camera.rotation, camera_position=np.broadcast_to(camera.position, (120, 3)),
+                  joints_world=joints_world, contacts=np.stack([s.contacts for s in scenes], axis=1),
+                  visible=np.ones((120, 2)))
     matches = match_tracks(motion, truth)
     assert matches == {1: 1, 2: 0}
     for track, p in matches.items():

@@ -13,9 +13,13 @@ toe's base and the hands the middle finger's base. The two skeletons still diffe
 joints lie closer together), which every estimator's error includes alike.
 """
 
+import functools
+
 import numpy as np
 
+from smpl_rig.rotations import matrix_to_axis_angle
 from smpl_rig.skeleton import JOINT_NAMES
+from tools.gait import SIDES, RestBody
 
 SMPL_FROM_ANNY: dict[str, tuple[str, str | None, float]] = {
     "Pelvis": ("spine04", None, 0.0),
@@ -63,26 +67,35 @@ def smpl_joints(heads: np.ndarray, bone_labels: list[str]) -> np.ndarray:
     return np.stack(joints, axis=1)
 
 
+@functools.cache
+def _anny_model():
+    """The Anny model (loaded once: its first use builds a cache in ~/.cache/anny)."""
+    try:
+        import anny
+        import torch
+    except ImportError as exc:
+        raise SystemExit(
+            f"the clip generator needs the `anny` body model ({exc}); "
+            "install its pinned requirements: .venv/bin/pip install -r requirements-clip.txt"
+        ) from exc
+    return anny.Anny(skinning_method="lbs").to(dtype=torch.float32)
+
+
 class AnnyBody:
     """An Anny body of a fixed phenotype; `pose` gives vertices and bone heads for per-frame bone rotations."""
 
     def __init__(self, phenotype: dict[str, float] = PHENOTYPE) -> None:
-        try:
-            import anny
-            import torch
-        except ImportError as exc:
-            raise SystemExit(
-                f"the example clip generator needs the `anny` body model ({exc}); "
-                "install its pinned requirements: .venv/bin/pip install -r requirements-clip.txt"
-            ) from exc
+        import torch
+
         self._torch = torch
-        self.model = anny.Anny(skinning_method="lbs").to(dtype=torch.float32)
+        self.model = _anny_model()
         self.phenotype = dict(phenotype)
         self.bone_labels: list[str] = list(self.model.bone_labels)
         self.faces = self.model.faces.cpu().numpy().astype(np.int64)
 
     def pose(self, rotations: dict[str, np.ndarray], chunk: int = 30) -> tuple[np.ndarray, np.ndarray]:
-        """Vertices (N, V, 3) and bone heads (N, B, 3) for bone rotation vectors {bone: (N, 3)}; others stay at rest."""
+        """Vertices (N, V, 3) and bone heads (N, B, 3) for bone rotations {bone: rotation vectors (N, 3) or matrices
+        (N, 3, 3)}; other bones stay at rest."""
         import roma
 
         torch = self._torch
@@ -91,7 +104,8 @@ class AnnyBody:
             raise ValueError(f"unknown Anny bones {unknown}; the rig's bones are listed in `bone_labels`")
         n = len(next(iter(rotations.values())))
         params = torch.eye(4).repeat(n, len(self.bone_labels), 1, 1)
-        for bone, rotvec in rotations.items():
+        for bone, rotation in rotations.items():
+            rotvec = matrix_to_axis_angle(rotation) if np.ndim(rotation) == 3 else rotation
             params[:, self.bone_labels.index(bone), :3, :3] = roma.rotvec_to_rotmat(
                 torch.as_tensor(rotvec, dtype=torch.float32))
         vertices, heads = [], []
@@ -102,14 +116,39 @@ class AnnyBody:
                 heads.append(out["bone_poses"][:, :, :3, 3].numpy())
         return np.concatenate(vertices).astype(np.float64), np.concatenate(heads).astype(np.float64)
 
+    def skinning_weights(self) -> np.ndarray:
+        """(V, B) how much each bone moves each vertex."""
+        weights = np.zeros((self.model.vertex_bone_indices.shape[0], len(self.bone_labels)))
+        np.add.at(weights, (np.arange(len(weights))[:, None], self.model.vertex_bone_indices.numpy()),
+                  self.model.vertex_bone_weights.numpy())
+        return weights
+
+    def rest(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rest pose's vertices (V, 3) and bone heads (B, 3)."""
+        vertices, heads = self.pose({"root": np.zeros((1, 3))})
+        return vertices[0], heads[0]
+
+    def stature(self) -> float:
+        """Standing height (metres): the rest mesh's extent along z."""
+        return float(np.ptp(self.rest()[0][:, 2]))
+
+    def rest_body(self) -> RestBody:
+        """The rest geometry the gait needs: bone heads, the sole's height, the floor points under heels and balls."""
+        vertices, heads = self.rest()
+        bones = [self.bone_labels[b] for b in self.skinning_weights().argmax(axis=1)]
+        head = dict(zip(self.bone_labels, heads, strict=True))
+        feet = {side: np.array([b.startswith(("foot.", "toe")) and b.endswith("." + side) for b in bones])
+                for side in SIDES}
+        sole = float(min(vertices[feet[side], 2].min() for side in SIDES))
+        heel = {side: np.array([head[f"foot.{side}"][0], vertices[feet[side], 1].max(), sole]) for side in SIDES}
+        ball = {side: np.append(np.mean([head[f"toe{t}-1.{side}"][:2] for t in range(1, 6)], axis=0), sole)
+                for side in SIDES}
+        return RestBody(heads=head, sole=sole, heel=heel, ball=ball, stature=float(np.ptp(vertices[:, 2])))
+
     def garments(self) -> np.ndarray:
         """Index into GARMENTS for every face, from the rest mesh: which bone moves it most and how high it is."""
-        vertices, heads = self.pose({"root": np.zeros((1, 3))})
-        vertices, heads = vertices[0], heads[0]
-        weights = np.zeros((len(vertices), len(self.bone_labels)))
-        np.add.at(weights, (np.arange(len(vertices))[:, None], self.model.vertex_bone_indices.numpy()),
-                  self.model.vertex_bone_weights.numpy())
-        bone = [self.bone_labels[b] for b in weights[self.faces].sum(axis=1).argmax(axis=1)]
+        vertices, heads = self.rest()
+        bone = [self.bone_labels[b] for b in self.skinning_weights()[self.faces].sum(axis=1).argmax(axis=1)]
         centre = vertices[self.faces].mean(axis=1)
 
         def bone_is(*prefixes: str) -> np.ndarray:
@@ -155,3 +194,25 @@ def stand_in_place(vertices: np.ndarray, heads: np.ndarray, bone_labels: list[st
         return np.einsum("nij,npj->npi", turn, points + shift)
 
     return move(vertices), move(heads)
+
+
+def phenotype_for_stature(stature: float, **traits: float) -> dict[str, float]:
+    """The phenotype with these traits (gender, age, muscle, weight, proportions in [0, 1]) whose standing height is
+    `stature` metres (within 1 mm), by the secant method on Anny's `height` parameter (stature is nearly linear in
+    it)."""
+    phenotype = dict(PHENOTYPE, **traits)
+
+    def height_for(value: float) -> float:
+        return AnnyBody(dict(phenotype, height=value)).stature()
+
+    (x0, y0), (x1, y1) = (0.0, height_for(0.0)), (1.0, height_for(1.0))
+    if not y0 <= stature <= y1:
+        raise ValueError(f"Anny cannot be {stature:.2f} m tall with {traits}; choose a stature between "
+                         f"{y0:.2f} and {y1:.2f} m")
+    for _ in range(8):
+        x = x1 + (stature - y1) * (x1 - x0) / (y1 - y0)
+        y = height_for(x)
+        (x0, y0), (x1, y1) = (x1, y1), (x, y)
+        if abs(y - stature) < 1e-3:
+            break
+    return dict(phenotype, height=float(x1))

@@ -7,7 +7,7 @@ The person is the open Anny body model (tools/anny_body.py) doing the motion of 
 filmed by a still pinhole camera at chest height whose focal length in pixels is the image diagonal (the assumption
 `smpl_rig.camera` makes about users' videos), so the standing body fills about 60 % of the frame height.
 
-Writes OUT/NAME.mp4 (MPEG-4 part 2, 'mp4v') and OUT/NAME_truth.npz with
+Writes OUT/NAME.mp4 (H.264 through ffmpeg when it is on PATH, else MPEG-4 part 2, 'mp4v') and OUT/NAME_truth.npz with
   joints3d    (N, 24, 3) float64: the 24 SMPL joints (smpl_rig.skeleton order) in VIBE's camera frame
               (x right, y down, z forward), metres; row i is video frame i
   joint_names (24,), frame_ids (N,), fps, width, height
@@ -17,8 +17,6 @@ Rendering 150 frames at 480x640 takes a few minutes on two CPU cores.
 """
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,8 @@ from smpl_rig.camera import CAMERA_TO_BLENDER
 from smpl_rig.skeleton import JOINT_NAMES
 from tools.anny_body import GARMENTS, PHENOTYPE, SMPL_FROM_ANNY, AnnyBody, smpl_joints, stand_in_place
 from tools.example_motion import example_motion
+from tools.scene import intrinsics
+from tools.world import Mesh, room
 
 CAMERA_HEIGHT = 1.3  # metres above the floor
 BODY_FRACTION = 0.6  # standing height / frame height
@@ -37,12 +37,6 @@ GARMENT_COLOURS = {
 }
 MOTION_TEXT = ("arm raises (0-1.7 s), a squat (1.5-3.3 s), marching in place (3.2-5 s), "
                "swaying +-20 degrees about the vertical")
-
-
-def intrinsics(width: int, height: int) -> np.ndarray:
-    """Pinhole matrix with the focal length equal to the image diagonal, principal point at the centre."""
-    f = float(np.hypot(width, height))
-    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
 
 
 def world_to_camera(points: np.ndarray) -> np.ndarray:
@@ -68,11 +62,12 @@ def make_clip(name: str, out_dir: Path, fps: float, seconds: float, width: int, 
     colours = np.array([GARMENT_COLOURS[g] for g in GARMENTS])[body.garments()]
     out_dir.mkdir(parents=True, exist_ok=True)
     video_path, truth_path = out_dir / f"{name}.mp4", out_dir / f"{name}_truth.npz"
-    from tools.render_clip import render_frames
+    from tools.render_clip import render_frames, write_video
 
-    frames = render_frames(body.faces, colours, vertices, width, height, k[0, 0], floor_z=-CAMERA_HEIGHT,
-                           wall_y=distance + WALL_BEHIND)
-    _write_video(frames, video_path, fps, width, height, num_frames)
+    frames = render_frames([room(-CAMERA_HEIGHT, distance + WALL_BEHIND)], [Mesh(vertices[0], body.faces, colours)],
+                           (([v], CAMERA_TO_BLENDER, np.zeros(3)) for v in vertices), width, height, k[0, 0],
+                           shadows=True)
+    write_video(frames, video_path, fps, width, height, num_frames)
     np.savez_compressed(
         truth_path,
         joints3d=world_to_camera(smpl_joints(heads, body.bone_labels)),
@@ -86,26 +81,6 @@ def make_clip(name: str, out_dir: Path, fps: float, seconds: float, width: int, 
             f"{j}={b}" + (f"+{t:g}*({o}-{b})" if o else "") for j, (b, o, t) in SMPL_FROM_ANNY.items())),
     )
     return video_path, truth_path
-
-
-def _write_video(frames, path: Path, fps: float, width: int, height: int, num_frames: int) -> None:
-    """Stream frames into an mp4 file, written under a temporary name and renamed when complete."""
-    import cv2
-
-    partial = path.with_name(f".{path.stem}.partial.mp4")
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise SystemExit(f"OpenCV cannot write mp4v video to {partial}; check that opencv-python is installed")
-    try:
-        for i, frame in enumerate(frames):
-            writer.write(frame)
-            print(f"\rrendered {i + 1}/{num_frames}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
-        writer.release()
-        os.replace(partial, path)
-    finally:
-        writer.release()
-        partial.unlink(missing_ok=True)
 
 
 def _anny_version() -> str:

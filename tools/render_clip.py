@@ -1,46 +1,68 @@
-"""Blender glue for the example clips: a room (tiled floor, wall), a coloured body mesh, and a pinhole camera.
+"""Blender glue for the rendered clips: static meshes, meshes that change every frame (people, their shadows), and a
+pinhole camera with a pose per frame.
 
-Rendering uses Workbench (studio light, shadows, cavity shading), which runs on CPUs in seconds per clip. The camera
-sits at Blender's origin looking along +Y with +Z up, the convention of `smpl_rig.camera`: a point's coordinates in
-VIBE's camera frame are `CAMERA_TO_BLENDER.T @ world`. Colours are per-face RGB in [0, 1].
+Rendering uses Workbench (studio light fixed in the world, cavity shading, anti-aliasing), which runs on CPUs in
+about a second per frame. Its own shadows are optional: on CPUs they cost several seconds per frame and
+body, so the scene clips draw people's shadows as meshes instead. Colours are per-face RGB in [0, 1].
+Camera poses are given as VIBE's camera frame in
+the world: `rotation` (3, 3) world-from-camera with the camera's x right, y down, z forward, and `position` (3,);
+a Blender camera looks along its local -Z with +Y up, hence `BLENDER_CAMERA_FROM_VIBE`.
 """
 
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from tools.world import SKY, Mesh
+
 SENSOR_WIDTH_MM = 36.0
-FLOOR_TILE = 0.5
-FLOOR_COLOURS = ((0.58, 0.46, 0.34), (0.50, 0.39, 0.28))
-WALL_COLOUR, SKIRTING_COLOUR = (0.80, 0.78, 0.70), (0.35, 0.32, 0.30)
-SKIRTING_HEIGHT = 0.12
+BLENDER_CAMERA_FROM_VIBE = np.diag([1.0, -1.0, -1.0])
 
 
-def render_frames(faces: np.ndarray, face_colours: np.ndarray, vertices: np.ndarray, width: int, height: int,
-                  focal_px: float, floor_z: float, wall_y: float) -> Iterator[np.ndarray]:
-    """Render one BGR uint8 frame per row of `vertices` (N, V, 3), Blender world coordinates in metres."""
+def render_frames(static: list[Mesh], moving: list[Mesh],
+                  frames: Iterable[tuple[list[np.ndarray | None], np.ndarray, np.ndarray]],
+                  width: int, height: int, focal_px: float, sky: tuple[float, float, float] = SKY,
+                  shadows: bool = False, anti_aliasing: str = "8") -> Iterator[np.ndarray]:
+    """Render one BGR uint8 image per item of `frames`: (vertices (V, 3) of each of the `moving` meshes, or None
+    where one is absent, camera rotation (3, 3), camera position (3,)). `shadows`: Workbench's own shadows;
+    `anti_aliasing`: Workbench's samples ("5", "8", ...) or "FXAA" (one sample, filtered: several times faster)."""
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    _set_up_render(scene, width, height)
-    _add_camera(scene, width, focal_px)
-    _add_mesh(scene, "Room", *_room(floor_z, wall_y))
-    body = _add_mesh(scene, "Body", vertices[0], faces, face_colours, smooth=True)
-    with tempfile.TemporaryDirectory(prefix="example-clip-") as tmp:
+    _set_up_render(scene, width, height, sky, shadows, anti_aliasing)
+    camera = _add_camera(scene, width, focal_px)
+    for i, mesh in enumerate(static):
+        _add_mesh(scene, f"World{i}", mesh.vertices, mesh.faces, mesh.colours)
+    objects = [_add_mesh(scene, f"Moving{i}", mesh.vertices, mesh.faces, mesh.colours, smooth=True)
+               for i, mesh in enumerate(moving)]
+    with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
         still = str(Path(tmp) / "frame.png")
-        for frame in vertices:
-            body.data.vertices.foreach_set("co", np.ascontiguousarray(frame, dtype=np.float32).ravel())
-            body.data.update()
+        for vertices, rotation, position in frames:
+            for obj, points in zip(objects, vertices, strict=True):
+                obj.hide_render = points is None
+                if points is not None:
+                    obj.data.vertices.foreach_set("co", np.ascontiguousarray(points, dtype=np.float32).ravel())
+                    obj.data.update()
+            pose = np.eye(4)
+            pose[:3, :3], pose[:3, 3] = np.asarray(rotation) @ BLENDER_CAMERA_FROM_VIBE, position
+            camera.matrix_world = pose.T.tolist()  # mathutils reads rows; numpy's rows are the transpose's columns
             bpy.ops.render.render()
             bpy.data.images["Render Result"].save_render(still)  # unlike write_still, logs nothing per frame
             yield cv2.imread(still, cv2.IMREAD_COLOR)
 
 
-def _set_up_render(scene, width: int, height: int) -> None:
+def _set_up_render(scene, width: int, height: int, sky: tuple[float, float, float], shadows: bool,
+                   anti_aliasing: str) -> None:
+    import bpy
+
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
@@ -48,26 +70,29 @@ def _set_up_render(scene, width: int, height: int) -> None:
     scene.render.image_settings.color_mode = "RGB"
     scene.display_settings.display_device = "sRGB"
     scene.view_settings.view_transform = "Standard"
-    scene.display.render_aa = "8"
+    scene.display.render_aa = anti_aliasing
+    scene.world = bpy.data.worlds.new("Sky")
+    scene.world.color = sky
     shading = scene.display.shading
     shading.light, shading.color_type = "STUDIO", "VERTEX"
-    shading.show_shadows, shading.shadow_intensity = True, 0.45
+    shading.use_world_space_lighting = True  # light and shadows stay put when the camera turns
+    shading.show_shadows, shading.shadow_intensity = shadows, 0.45
     shading.show_cavity, shading.cavity_type = True, "WORLD"
     shading.show_specular_highlight = True
-    scene.display.light_direction = (-0.4, 0.6, 0.7)  # view space: from the upper left, behind the camera
+    scene.display.light_direction = (-0.4, 0.6, 0.7)
 
 
-def _add_camera(scene, width: int, focal_px: float) -> None:
+def _add_camera(scene, width: int, focal_px: float):
     import bpy
 
     data = bpy.data.cameras.new("Camera")
     data.sensor_fit, data.sensor_width = "HORIZONTAL", SENSOR_WIDTH_MM
     data.lens = focal_px * SENSOR_WIDTH_MM / width
-    data.clip_start, data.clip_end = 0.05, 100.0
+    data.clip_start, data.clip_end = 0.1, 200.0
     camera = bpy.data.objects.new("Camera", data)
-    camera.rotation_euler = (np.pi / 2, 0.0, 0.0)  # Blender cameras look along local -Z: this makes it +Y, up +Z
     scene.collection.objects.link(camera)
     scene.camera = camera
+    return camera
 
 
 def _add_mesh(scene, name: str, vertices: np.ndarray, faces: np.ndarray, face_colours: np.ndarray,
@@ -88,25 +113,32 @@ def _add_mesh(scene, name: str, vertices: np.ndarray, faces: np.ndarray, face_co
     return obj
 
 
-def _room(floor_z: float, wall_y: float, half_width: float = 6.0,
-          wall_height: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A tiled floor from the camera to the wall, and the wall with a skirting board: vertices, quads, colours."""
-    vertices, quads, colours = [], [], []
-
-    def quad(corners: list[tuple[float, float, float]], colour: tuple[float, float, float]) -> None:
-        quads.append(list(range(len(vertices), len(vertices) + 4)))
-        vertices.extend(corners)
-        colours.append(colour)
-
-    xs = np.arange(-half_width, half_width, FLOOR_TILE)
-    ys = np.arange(0.0, wall_y, FLOOR_TILE)
-    for i, x in enumerate(xs):
-        for j, y in enumerate(ys):
-            y1 = min(y + FLOOR_TILE, wall_y)
-            quad([(x, y, floor_z), (x + FLOOR_TILE, y, floor_z), (x + FLOOR_TILE, y1, floor_z), (x, y1, floor_z)],
-                 FLOOR_COLOURS[(i + j) % 2])
-    skirting_top, top = floor_z + SKIRTING_HEIGHT, floor_z + wall_height
-    for bottom, upper, colour in ((floor_z, skirting_top, SKIRTING_COLOUR), (skirting_top, top, WALL_COLOUR)):
-        quad([(-half_width, wall_y, bottom), (half_width, wall_y, bottom), (half_width, wall_y, upper),
-              (-half_width, wall_y, upper)], colour)  # counter-clockwise seen from the camera: faces it
-    return np.array(vertices), np.array(quads), np.array(colours)
+def write_video(frames, path: Path, fps: float, width: int, height: int, num_frames: int) -> None:
+    """Stream BGR frames into an mp4 file (H.264 by ffmpeg if present, else OpenCV's mp4v), written under a
+    temporary name and renamed when complete."""
+    partial = path.with_name(f".{path.stem}.partial.mp4")
+    ffmpeg = shutil.which("ffmpeg")
+    try:
+        if ffmpeg:
+            encoder = subprocess.Popen(
+                [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}",
+                 "-r", f"{fps:g}", "-i", "-", "-c:v", "libx264", "-preset", "slow", "-crf", "23", "-pix_fmt",
+                 "yuv420p", "-movflags", "+faststart", str(partial)], stdin=subprocess.PIPE)
+            write, close = encoder.stdin.write, encoder.stdin.close
+        else:
+            writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+            if not writer.isOpened():
+                raise SystemExit(f"OpenCV cannot write mp4v video to {partial}; check that opencv-python is installed")
+            write, close = writer.write, writer.release
+        try:
+            for i, frame in enumerate(frames):
+                write(np.ascontiguousarray(frame).tobytes() if ffmpeg else frame)
+                print(f"\rrendered {i + 1}/{num_frames}", end="", file=sys.stderr, flush=True)
+            print(file=sys.stderr)
+        finally:
+            close()
+        if ffmpeg and encoder.wait() != 0:
+            raise SystemExit(f"ffmpeg failed to encode {path} (exit code {encoder.returncode})")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
