@@ -7,9 +7,10 @@
 3. The floor: a plane through most candidates (`smpl_rig.floor`), with the people's mean up direction (their root
    orientations' up axes) as a prior on its tilt. Too few candidates, or a floor that few of them lie on: the
    people stay in the camera frame, and `world_note` says why.
-4. Depth from the floor: a planted foot lies on the floor, so the ray through it fixes the person's distance; that
-   scale of the estimator's depth, smoothed over time and carried across frames without contact, moves each person
-   along their viewing ray. Contacts are then found again in the world (low and still soles), and the depth refined.
+4. Depth from the floor: a planted ankle is a flat foot's height above the floor, so the ray through the pixel the
+   estimator put it at fixes the person's distance; the factor this puts on the estimator's depth, fitted per person
+   as a line in the log of the distance (`_depth_scale`), moves each person along their viewing ray. Contacts are
+   then found in the world (`smpl_rig.contacts.planted_feet`), and the depth fitted again with them.
 5. The world frame: floor z = 0, z up, y the first frame's view direction along the floor; the camera sits at
    height h above the origin. Each person gets `world_pose` (root orientation in the world), `world_root`,
    `contacts`, and with `foot_lock` the planted feet locked for `rest_joints` (`smpl_rig.foot_lock`).
