@@ -8,9 +8,9 @@
    orientations' up axes) as a prior on its tilt. Too few candidates, or a floor that few of them lie on: the
    people stay in the camera frame, and `world_note` says why.
 4. Depth from the floor: a planted ankle is a flat foot's height above the floor, so the ray through the pixel the
-   estimator put it at fixes the person's distance; the factor this puts on the estimator's depth, fitted per person
-   as a line in the log of the distance (`_depth_scale`), moves each person along their viewing ray. Contacts are
-   then found in the world (`smpl_rig.contacts.planted_feet`), and the depth fitted again with them.
+   estimator put it at fixes the person's distance; the factor this puts on the estimator's depth, smoothed robustly
+   over a second (`_depth_scale`), moves each person along their viewing ray. Contacts are then found in the world
+   (`smpl_rig.contacts.planted_feet`), and the depth found again with them.
 5. The world frame: floor z = 0, z up, y the first frame's view direction along the floor; the camera sits at
    height h above the origin. Each person gets `world_pose` (root orientation in the world), `world_root`,
    `contacts`, and with `foot_lock` the planted feet locked for `rest_joints` (`smpl_rig.foot_lock`).
@@ -27,13 +27,13 @@ from .foot_lock import lock_feet
 from .motion import Motion, Person, World
 from .perspective import pixel_rays
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .timeline import contiguous_runs, runs_of
+from .timeline import contiguous_runs, runs_of, smooth
 
 VIBE49_ANKLES = (14, 11)  # left and right ankle among VIBE's 49 joints (their OpenPose-order part)
 MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
 MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
-DEPTH_RESIDUAL = 0.03  # log factor: the Huber scale of one contact's depth correction about the fitted one
-SLOPE_PRIOR = 0.3  # how much the estimators' depth factor may grow with the log of the distance (prior's width)
+DEPTH_RESIDUAL = 0.03  # log factor: the Huber scale of one contact's depth correction about the smoothed one
+DEPTH_SECONDS = 1.0  # Gaussian sigma over which the depth correction is smoothed
 MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
 IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
 
@@ -189,30 +189,33 @@ def _footstep_weights(contacts: np.ndarray, frame_ids: np.ndarray) -> np.ndarray
     return weights
 
 
-def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray) -> np.ndarray:
-    """(N,) factor on the pelvis's estimated distance that puts the planted soles on the floor.
+def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, fps: float) -> np.ndarray:
+    """(N,) factor on the pelvis's estimated distance that puts the planted feet on the floor.
 
     A planted ankle is its flat foot's height above the floor, so the ray through the pixel the estimator put it at
     meets it there: the pelvis is that point minus the body's ankle offset, and k its distance along the pelvis's
     ray over the estimated one (without the ankles' pixels: k puts the estimated sole on the floor). One contact's k
     is only as good as the estimated body (a few per cent off, step by step), while the estimators' depth is smooth
-    but off by a factor that changes slowly with distance (nearer people too far, farther ones too near). So log k is
-    fitted as a line in the log of the estimated distance, robustly (Huber), one footstep weighing as one
-    measurement, with a prior on the slope (a person who does not change distance keeps one factor): walking
-    towards the camera gets its length back, without jitter.
+    but off by a factor that drifts (with distance, and with the way the person faces). So log k is smoothed over
+    DEPTH_SECONDS, robustly (Huber weights about the smoothed curve), one footstep weighing as one measurement, and
+    the person's median factor fills the time far from any contact: walking towards the camera gets its length
+    back, without jitter.
     """
     scale = _contact_scales(track, floor)
     usable = contacts & np.isfinite(scale) & (scale > 0)
     log_scale = np.log(np.where(usable, scale, 1.0))
     usable &= np.abs(log_scale) < MAX_DEPTH_CHANGE
-    distance = np.log(np.linalg.norm(track.root, axis=-1))
     if not usable.any():
-        return np.ones(len(distance))
-    weights = _footstep_weights(usable, frame_ids)[usable]
-    x = np.broadcast_to(distance[:, None], usable.shape)[usable]
-    centre = float(np.average(x, weights=weights))
-    offset, slope = _robust_line(x - centre, log_scale[usable], weights)
-    return np.exp(offset + slope * (distance - centre))
+        return np.ones(len(track.root))
+    weights = _footstep_weights(usable, frame_ids) * fps  # one footstep weighs as one second of a single frame
+    fallback = float(np.median(log_scale[usable]))
+    robust = np.ones_like(weights)
+    for _ in range(5):
+        w = weights * robust
+        per_frame = (w * log_scale).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+        curve = smooth(per_frame, frame_ids, DEPTH_SECONDS * fps, weights=w.sum(axis=1), fallback=fallback)
+        robust = np.minimum(1.0, DEPTH_RESIDUAL / np.maximum(np.abs(log_scale - curve[:, None]), 1e-12))
+    return np.exp(curve)
 
 
 def _contact_scales(track: _Track, floor: Floor) -> np.ndarray:
@@ -227,31 +230,17 @@ def _contact_scales(track: _Track, floor: Floor) -> np.ndarray:
         return np.einsum("nfk,nk->nf", pelvis, track.root / distance[:, None]) / distance[:, None]
 
 
-def _robust_line(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
-    """(offset, slope) of y = offset + slope x by Huber-weighted least squares (scale DEPTH_RESIDUAL), the slope
-    drawn towards 0 by a prior of width SLOPE_PRIOR."""
-    design = np.column_stack([np.ones_like(x), x])
-    prior = np.diag([0.0, (DEPTH_RESIDUAL / SLOPE_PRIOR) ** 2])
-    robust = np.ones_like(y)
-    for _ in range(10):
-        w = weights * robust
-        solution = np.linalg.solve(design.T @ (w[:, None] * design) + prior * w.sum(), design.T @ (w * y))
-        residual = np.abs(y - design @ solution)
-        robust = np.minimum(1.0, DEPTH_RESIDUAL / np.maximum(residual, 1e-12))
-    return float(solution[0]), float(solution[1])
-
-
 def _world_person(motion: Motion, track: _Track, candidates: np.ndarray, floor: Floor, to_world: np.ndarray,
                   position: np.ndarray, foot_lock: bool) -> Person:
     """The person in the world: the depth from the candidate contacts gives the planted feet, and these the final
     depth."""
     person, frames, fps = track.person, track.person.frame_ids, motion.fps
     ankle_above_sole = ankle_height(track.rest)
-    scale = _depth_scale(track, candidates, floor, frames)
+    scale = _depth_scale(track, candidates, floor, frames, fps)
     for final in (False, True):
         contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_above_sole, frames, fps)
         if not final:
-            scale = _depth_scale(track, contacts, floor, frames)
+            scale = _depth_scale(track, contacts, floor, frames, fps)
     root = (track.root * scale[:, None]) @ to_world.T + position
     pose = np.array(person.pose, dtype=np.float64)
     pose[:, :3] = matrix_to_axis_angle(to_world @ track.rotation)
