@@ -121,15 +121,14 @@ def score_person_joints(person: Person, truth: np.ndarray) -> Score:
 
 def format_world_table(rows: list[tuple[str, str, str, list[PersonScore], CameraScore]]) -> str:
     """A Markdown table of the world scores, one row per clip and estimator (people averaged, weighted by frames)."""
-    lines = ["| clip | estimator | world | root error (m) | at true scale | walking distance error "
-             "| foot skate (mm/frame) | without world | ankle height error (cm) | camera height error (m) "
-             "| pitch error (deg) | pan yaw error (deg) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| clip | estimator | world | root error (m) | walking distance error | foot skate (mm/frame) "
+             "| without world | ankle height error (cm) | camera height error (m) | pitch error (deg) "
+             "| pan yaw error (deg) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for clip, name, world, people, camera in rows:
         mean = {field: _weighted_mean(people, field) for field in
-                ("root_error", "root_error_scaled", "distance_error", "skate", "skate_camera", "ankle_height_error")}
+                ("root_error", "distance_error", "skate", "skate_camera", "ankle_height_error")}
         lines.append(f"| {clip} | {name} | {world} | {_number(mean['root_error'], '.2f')} "
-                     f"| {_number(mean['root_error_scaled'], '.2f')} "
                      f"| {_number(mean['distance_error'], '.0%')} | {_number(mean['skate'], '.1f')} "
                      f"| {_number(mean['skate_camera'], '.1f')} | {_number(mean['ankle_height_error'] * 100, '.1f')} "
                      f"| {_number(camera.height_error, '.2f')} | {_number(camera.pitch_error, '.1f')} "

@@ -4,9 +4,10 @@
 1. Everything goes to the first frame's camera frame through the camera's rotations (a panning camera; identity
    for a still one), so that a person standing still under a pan stays still.
 2. Candidate contacts: on every frame, the lower foot of each person (both when level), where it is in view.
-3. The floor: a plane through most candidates (`smpl_rig.floor`), with the people's mean up direction (their root
-   orientations' up axes) as a prior on its tilt. Too few candidates, or a floor that few of them lie on: the
-   people stay in the camera frame, and `world_note` says why.
+3. The floor: a plane through most candidates (`smpl_rig.floor`), refined with the people as vertical measuring
+   sticks (planted ankle and neck pixels), with their mean up direction (their root orientations' up axes) as a
+   prior on its tilt. Too few candidates, or a floor that few of them lie on: the people stay in the camera frame,
+   and `world_note` says why.
 4. Depth from the floor: a planted ankle is a flat foot's height above the floor, so the ray through the pixel the
    estimator put it at fixes the person's distance; the factor this puts on the estimator's depth, smoothed robustly
    over a second (`_depth_scale`), moves each person along their viewing ray. Contacts are then found in the world
@@ -16,24 +17,25 @@
    `contacts`, and with `foot_lock` the planted feet locked for `rest_joints` (`smpl_rig.foot_lock`).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from .contacts import ANKLES, ankle_height, lower_feet, planted_feet, sole_points
 from .fk import forward_kinematics
-from .floor import Floor, fit_floor
+from .floor import Floor, Sticks, fit_floor
 from .foot_lock import lock_feet
 from .motion import Motion, Person, World
 from .perspective import pixel_rays
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .timeline import contiguous_runs, runs_of, smooth
 
-VIBE49_ANKLES = (14, 11)  # left and right ankle among VIBE's 49 joints (their OpenPose-order part)
+NECK = 12  # SMPL's Neck joint
+VIBE49_ANKLES, VIBE49_NECK = (14, 11), 1  # left and right ankle, neck among VIBE's 49 joints (OpenPose order)
 MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
 MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
 DEPTH_RESIDUAL = 0.03  # log factor: the Huber scale of one contact's depth correction about the smoothed one
-DEPTH_SECONDS = 1.0  # Gaussian sigma over which the depth correction is smoothed
+DEPTH_SECONDS = 0.2  # Gaussian sigma over which the depth correction is smoothed
 MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
 IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
 
@@ -49,6 +51,7 @@ class _Track:
     body: np.ndarray  # (N, 24, 3) joints relative to the pelvis
     to_camera: np.ndarray  # (N, 3, 3) first frame's camera -> this frame's camera
     ankle_rays: np.ndarray | None  # (N, 2, 3) rays through the pixels the estimator put the ankles at (None: unknown)
+    neck_rays: np.ndarray | None  # (N, 3) the same for the neck
 
 
 def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock: bool = True) -> Motion:
@@ -63,12 +66,14 @@ def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock
     soles = np.concatenate([_soles(track, up)[candidates[pid]] for pid, track in tracks.items()])
     weights = np.concatenate([_footstep_weights(candidates[pid], t.person.frame_ids)[candidates[pid]]
                               for pid, t in tracks.items()])
+    sticks = [_sticks(track, candidates[pid]) for pid, track in tracks.items()]
     count = len(soles)
     if count < MIN_CONTACTS:
         return replace(motion, world=None, foot_lock=False, world_note=(
             f"No floor: the feet touch a visible floor on {count} frames, fewer than {MIN_CONTACTS} (feet out of "
             "view, or close-ups); the people stay in the camera's frame."))
-    floor = fit_floor(soles, up, weights)
+    floor = fit_floor(soles, up, weights, None if any(s is None for s in sticks) else Sticks(
+        *(np.concatenate([getattr(s, f.name) for s in sticks]) for f in fields(Sticks))))
     share = floor.inliers.mean() if floor is not None else 0.0
     if floor is None or share < MIN_ON_FLOOR or floor.height <= 0:
         return replace(motion, world=None, foot_lock=False, world_note=(
@@ -106,23 +111,37 @@ def _track(motion: Motion, person: Person, rest: np.ndarray) -> _Track:
     pose[:, :3] = matrix_to_axis_angle(rotation)
     joints, _ = forward_kinematics(pose, rest)
     root = np.einsum("nij,nj->ni", to_first, person.transl_for(rest[0]) + rest[0])
-    pixels = _ankle_pixels(person, motion.width, motion.height)
+    pixels = _seen_pixels(person, motion.width, motion.height)
     rays = None if pixels is None else np.einsum("nij,nkj->nki", to_first, pixel_rays(pixels, motion.width,
                                                                                          motion.height))
     return _Track(person=person, rest=np.asarray(rest, dtype=np.float64), rotation=rotation, root=root,
-                  body=joints - joints[:, :1], to_camera=np.swapaxes(to_first, -1, -2), ankle_rays=rays)
+                  body=joints - joints[:, :1], to_camera=np.swapaxes(to_first, -1, -2),
+                  ankle_rays=None if rays is None else rays[:, :2], neck_rays=None if rays is None else rays[:, 2])
 
 
-def _ankle_pixels(person: Person, width: int, height: int) -> np.ndarray | None:
-    """(N, 2, 2) where the estimator put the ankles in the image: its joints through its weak-perspective camera
-    (fitted to the image, unlike the joints' depths); None when the joints or the image size are unknown."""
-    ankles = {(24, 3): list(ANKLES), (49, 3): list(VIBE49_ANKLES)}.get(person.joints3d.shape[1:])
-    if ankles is None or width <= 0 or height <= 0:
+def _seen_pixels(person: Person, width: int, height: int) -> np.ndarray | None:
+    """(N, 3, 2) where the estimator put the left ankle, the right ankle and the neck in the image: its joints through
+    its weak-perspective camera (fitted to the image, unlike the joints' depths); None when the joints or the image
+    size are unknown."""
+    chosen = {(24, 3): [*ANKLES, NECK], (49, 3): [*VIBE49_ANKLES, VIBE49_NECK]}.get(person.joints3d.shape[1:])
+    if chosen is None or width <= 0 or height <= 0:
         return None
     sx, sy, tx, ty = np.asarray(person.orig_cam, dtype=np.float64).T
-    joints = np.asarray(person.joints3d, dtype=np.float64)[:, ankles]
+    joints = np.asarray(person.joints3d, dtype=np.float64)[:, chosen]
     return np.stack([width / 2 * (1 + sx[:, None] * (joints[..., 0] + tx[:, None])),
                      height / 2 * (1 + sy[:, None] * (joints[..., 1] + ty[:, None]))], axis=-1)
+
+
+def _sticks(track: _Track, contacts: np.ndarray) -> Sticks | None:
+    """The person as a vertical measuring stick on each contact (`smpl_rig.floor.Sticks`): the planted ankle and
+    the neck, at their heights on the upright rest skeleton."""
+    if track.ankle_rays is None:
+        return None
+    ankle_above_sole = ankle_height(track.rest)
+    neck_above_sole = track.rest[NECK, 1] - track.rest[list(ANKLES), 1] + ankle_above_sole  # (2,), rest is y up
+    frames, feet = np.nonzero(contacts)
+    return Sticks(ankle_rays=track.ankle_rays[frames, feet], neck_rays=track.neck_rays[frames],
+                  ankle_heights=np.full(len(frames), ankle_above_sole), neck_heights=neck_above_sole[feet])
 
 
 def _to_first_camera(motion: Motion, frame_ids: np.ndarray) -> np.ndarray:
