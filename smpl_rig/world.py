@@ -133,15 +133,18 @@ def _seen_pixels(person: Person, width: int, height: int) -> np.ndarray | None:
 
 
 def _sticks(track: _Track, contacts: np.ndarray) -> Sticks | None:
-    """The person as a vertical measuring stick on each contact (`smpl_rig.floor.Sticks`): the planted ankle and
-    the neck, at their heights on the upright rest skeleton."""
+    """The person as a vertical measuring stick on each contact (`smpl_rig.floor.Sticks`): the planted ankle at a
+    flat foot's height, the neck above it by the posed body's neck-to-ankle extent along its own up axis (the
+    median over the contacts: one length per person, bent knees of a walker included)."""
     if track.ankle_rays is None:
         return None
     ankle_above_sole = ankle_height(track.rest)
-    neck_above_sole = track.rest[NECK, 1] - track.rest[list(ANKLES), 1] + ankle_above_sole  # (2,), rest is y up
+    extent = np.einsum("nfk,nk->nf", track.body[:, [NECK]] - track.body[:, list(ANKLES)], track.rotation[:, :, 1])
     frames, feet = np.nonzero(contacts)
+    length = np.median(extent[contacts]) if len(frames) else 0.0
     return Sticks(ankle_rays=track.ankle_rays[frames, feet], neck_rays=track.neck_rays[frames],
-                  ankle_heights=np.full(len(frames), ankle_above_sole), neck_heights=neck_above_sole[feet])
+                  ankle_heights=np.full(len(frames), ankle_above_sole),
+                  neck_heights=np.full(len(frames), length + ankle_above_sole))
 
 
 def _to_first_camera(motion: Motion, frame_ids: np.ndarray) -> np.ndarray:

@@ -134,7 +134,7 @@ def test_footage_camera_at_its_pose_sees_the_people_where_the_video_has_them(tmp
             seen = truth_camera.project(np.einsum("ji,kj->ki", truth_camera.rotation[frame],
                                                   scene.joints()[row] - truth_camera.position))
             drawn = joint_pixels(bpy.context, armature)
-            assert np.median(np.linalg.norm(drawn - seen, axis=1)) < 6.0  # pixels, with 1 cm of jitter at 5-8 m
+            assert np.median(np.linalg.norm(drawn - seen, axis=1)) < 8.0  # pixels: 1 cm of jitter at 5-8 m, feet locked
 
 
 def longer_shins(spec):

@@ -16,9 +16,9 @@ from smpl_rig.foot_lock import two_bone_ik
 from smpl_rig.motion import Person
 from smpl_rig.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-STEP_LENGTH = 0.6  # metres
+STEP_LENGTH = 0.45  # metres
 STEP_SECONDS = 0.55
-STANCE = 0.6  # share of a stride a foot is planted
+STANCE = 0.45  # share of a stride a foot is planted
 LEGS = ((1, 4, 7), (2, 5, 8))
 
 
@@ -67,9 +67,9 @@ def walk(start, heading_degrees: float, seconds: float = 4.0, fps: float = 30.0,
     facing = np.stack([left, up, forward], axis=-1)  # canonical (left, up, forward) -> world
     ankle_z = ankle_height(rest)
     leg = np.linalg.norm(rest[4] - rest[1]) + np.linalg.norm(rest[7] - rest[4])
-    pelvis_z = ankle_z + (rest[0, 1] - rest[1, 1]) + 0.88 * leg
+    pelvis_z = ankle_z + (rest[0, 1] - rest[1, 1]) + 0.99 * leg
     start = np.array([start[0], start[1], 0.0])
-    bounce = -0.015 * np.cos(2 * np.pi * t / STEP_SECONDS) * (speed > 0)
+    bounce = -0.03 * (0.5 + 0.5 * np.cos(2 * np.pi * t / STEP_SECONDS)) * (speed > 0)  # lowest at double support
     root = start + np.outer(speed * t, forward) + np.outer(pelvis_z + bounce, up)
     stride = 2 * STEP_SECONDS
     ankles, contacts = np.empty((n, 2, 3)), np.zeros((n, 2), dtype=bool)
@@ -135,25 +135,26 @@ def pitched_camera(height: float, pitch_degrees: float, yaw_degrees=0.0, width: 
                   width=width, height=image_height)
 
 
-def weak_perspective_fit(relative: np.ndarray, pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(N, 4) full-image weak-perspective cameras (sx, sy, tx, ty) fitted to where joints (N, J, 3) relative to the
-    pelvis are seen (N, J, 2), by least squares as the estimators' cameras are: pixel - centre = a (X + t)."""
-    centred = pixels - [width / 2, height / 2]
-    xy = relative[..., :2]
-    xy_c, pix_c = xy - xy.mean(axis=1, keepdims=True), centred - centred.mean(axis=1, keepdims=True)
-    a = np.sum(xy_c * pix_c, axis=(1, 2)) / np.sum(xy_c**2, axis=(1, 2))
-    t = centred.mean(axis=1) / a[:, None] - xy.mean(axis=1)
-    return np.column_stack([2 * a / width, 2 * a / height, t])
+def image_consistent(joints: np.ndarray, camera: "Camera") -> tuple[np.ndarray, np.ndarray]:
+    """What an estimator that fits the image exactly reports: joints relative to the pelvis (N, J, 3) whose x, y
+    through its weak-perspective camera (N, 4) (sx, sy, tx, ty; scale of the pelvis's depth) land on the true pixels
+    of the camera-frame joints (N, J, 3); depths relative to the pelvis as they are."""
+    pixels = camera.project(joints)
+    scale = camera.focal / joints[:, 0, 2]  # pixels per metre at the pelvis
+    relative = joints - joints[:, :1]
+    relative[..., :2] = (pixels - camera.project(joints[:, :1])) / scale[:, None, None]
+    orig_cam = np.column_stack([2 * scale / camera.width, 2 * scale / camera.height, joints[:, 0, 0], joints[:, 0, 1]])
+    return relative, orig_cam
 
 
 def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_view: bool = False) -> Person:
     """The person an estimator would report: camera-frame pose and pelvis, boxes; `depth_error(depth) -> factor`
     scales each frame's distance along the pelvis ray (the estimators' depth errors), plus 1 cm pelvis jitter; the
-    weak-perspective camera `orig_cam` puts the joints where the image has them, as an estimator's fit does.
+    joints and weak-perspective camera `orig_cam` put the joints where the image has them (`image_consistent`).
     With `crop_view`, the root orientation is as seen in the crop (what the estimators output before correction)."""
     rng = np.random.default_rng(seed)
     joints = camera.to_camera(walk.joints())
-    orig_cam = weak_perspective_fit(joints - joints[:, :1], camera.project(joints), camera.width, camera.height)
+    relative, orig_cam = image_consistent(joints, camera)
     root = joints[:, 0]
     if depth_error is not None:
         root = root * np.asarray(depth_error(root[:, 2]))[:, None]
@@ -171,5 +172,4 @@ def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_vie
     pose[:, :3] = matrix_to_axis_angle(rotation)
     n = len(pose)
     return Person(pose=pose, betas=np.zeros((n, 10)), trans=root - walk.rest[0], cam=np.tile([1.0, 0.0, 0.0], (n, 1)),
-                  orig_cam=orig_cam, bboxes=bboxes, frame_ids=walk.frame_ids, joints3d=joints - joints[:, :1],
-                  root=root)
+                  orig_cam=orig_cam, bboxes=bboxes, frame_ids=walk.frame_ids, joints3d=relative, root=root)
