@@ -314,5 +314,5 @@ def test_feet_planted_on_the_source_stay_planted_on_a_character_with_other_legs(
         steps = np.linalg.norm(np.diff(heads[:, ankles], axis=0), axis=-1)
         return float(steps[scene.contacts[1:] & scene.contacts[:-1]].mean() * 1000)
 
-    assert skate(None) > 3.0  # mm per frame: direction matching alone slides the longer legs' feet
-    assert skate(scene.contacts) < 0.3
+    locked = skate(scene.contacts)
+    assert skate(None) > 1.0 > 5 * locked  # mm per frame: direction matching alone slides the longer legs' feet
