@@ -197,6 +197,13 @@ def test_a_standing_person_stays_planted():
     assert np.ptp(motion.ankles, axis=0).max() < 1e-12
 
 
+def test_plans_refuse_what_is_not_a_walk():
+    with pytest.raises(ValueError, match="not a walk"):
+        WalkTo(1.0, 2.0, speed=4.0)
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        Stand(0.0)
+
+
 def test_centre_path_turns_on_the_spot_and_rounds_corners():
     t = np.arange(-1.0, 12.0, 0.005)
     plan = Plan(0.0, 0.0, 0.0, (WalkTo(0.0, 3.0, stop=False), WalkTo(3.0, 3.0), Stand(2.0, facing=180.0)))
@@ -245,3 +252,23 @@ def test_a_tiny_scene_renders_with_its_truth(tmp_path):
     u, v = truth.pixels()[0, 0, JOINT_NAMES.index("Spine2")].round().astype(int)
     blue, green, red_ = np.median(frame[v - 1:v + 2, u - 1:u + 2].reshape(-1, 3), axis=0)
     assert red_ > green + 40 and red_ > blue + 40  # the truth's chest lies on the red shirt
+
+
+def test_crowd_clip_has_crossings_small_people_and_a_return():
+    path = EXAMPLES / "crowd_crossing_truth.npz"
+    if not path.is_file():
+        pytest.skip("crowd_crossing is not rendered")
+    from tools.check_truth import crossings
+
+    truth = load_truth(path)
+    assert (truth.width, truth.height) == (1280, 720) and 6 <= len(truth.person_ids) <= 8
+    assert crossings(truth) >= 10
+    seen = ~np.isnan(truth.boxes[..., 0])
+    heights = truth.height_px[seen]
+    assert heights.min() < 60 and heights.max() > 200
+
+    def leaves_and_comes_back(in_picture: np.ndarray) -> bool:
+        changes = np.flatnonzero(np.diff(in_picture.astype(int)))
+        return bool(in_picture[0]) and len(changes) >= 2 and (changes[1] - changes[0]) / truth.fps > 2.0
+
+    assert any(leaves_and_comes_back(seen[:, p]) for p in range(seen.shape[1]))

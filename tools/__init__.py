@@ -1,1 +1,1 @@
-"""Developer tools: the example clip generator and checks of rendered clips."""
+"""Developer tools: the example and scene clip generators, their ground truth reader and checks."""

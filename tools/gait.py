@@ -56,6 +56,10 @@ class WalkTo:
     speed: float = 1.3
     stop: bool = True
 
+    def __post_init__(self) -> None:
+        if not 0.3 <= self.speed <= 2.0:
+            raise ValueError(f"walking speed {self.speed} m/s is not a walk: give 0.3-2.0 m/s")
+
 
 @dataclass(frozen=True)
 class Stand:
@@ -63,6 +67,10 @@ class Stand:
 
     seconds: float
     facing: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0:
+            raise ValueError(f"a stand lasts a positive number of seconds, not {self.seconds}")
 
 
 @dataclass(frozen=True)
@@ -145,11 +153,6 @@ def gaussian_smooth(values: np.ndarray, sigma_samples: float) -> np.ndarray:
     flat = padded.reshape(len(padded), -1)
     out = np.stack([np.convolve(flat[:, j], kernel, mode="valid") for j in range(flat.shape[1])], axis=1)
     return out.reshape(values.shape)
-
-
-def plan_duration(plan: Plan) -> float:
-    """Seconds until the last move of the plan ends."""
-    return sum(_walk_duration(plan, i) if isinstance(m, WalkTo) else m.seconds for i, m in enumerate(plan.moves))
 
 
 def _walk_ramps(plan: Plan, i: int) -> tuple[bool, bool]:

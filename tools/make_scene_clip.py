@@ -28,7 +28,7 @@ from tools.anny_body import GARMENTS, SMPL_FROM_ANNY, AnnyBody, phenotype_for_st
 from tools.gait import walk
 from tools.scene import Person, Scene, camera_angles, camera_poses, project, world_to_camera
 from tools.visibility import boxes_and_heights, visible_fraction
-from tools.world import SHADOW_COLOUR, Mesh, floor_shadow, square_world
+from tools.world import SHADOW_COLOUR, Box, Mesh, floor_shadow, square_world
 
 SMPL_FROM_ANNY_ROOT = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL body axes in Anny's
 VISIBILITY_STRIDE = 4  # every 4th vertex is enough to measure how much of a body is seen
@@ -121,6 +121,18 @@ def describe(scene: Scene, tracks: list[Track], rotation: np.ndarray, position: 
     }
 
 
+def check_clear_of_props(track: Track, occluders: list[Box], margin: float = 0.25) -> None:
+    """Raise if the person's pelvis comes within `margin` metres of a prop's footprint (walking through it)."""
+    pelvis = track.joints[:, JOINT_NAMES.index("Pelvis")]
+    for box in occluders:
+        c, s = np.cos(box.yaw), np.sin(box.yaw)
+        local = (pelvis[:, :2] - box.centre[:2]) @ np.array([[c, -s], [s, c]])
+        inside = (np.abs(local) < box.half[:2] + margin).all(axis=1)
+        if inside.any():
+            raise ValueError(f"person {track.person.id} walks into the prop at {box.centre[:2].round(2).tolist()} "
+                             f"(frame {int(np.argmax(inside))}); change their plan or move the prop")
+
+
 def animate_scene(scene: Scene):
     """Everything but the pictures: the people's tracks, the camera poses, the world and the truth arrays."""
     tracks = [animate(person, scene.fps, scene.num_frames) for person in scene.people]
@@ -128,6 +140,8 @@ def animate_scene(scene: Scene):
     pelvis = {t.person.id: t.joints[:, JOINT_NAMES.index("Pelvis")] for t in tracks}
     rotation, position = camera_poses(scene.camera, times, scene.fps, pelvis)
     world = square_world(list(scene.props), seed=scene.seed, half_size=scene.half_size)
+    for track in tracks:
+        check_clear_of_props(track, world.occluders)
     truth = scene_truth(scene, tracks, rotation, position, world.occluders)
     truth.update(describe(scene, tracks, rotation, position))
     return tracks, rotation, position, world, truth

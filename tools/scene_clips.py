@@ -52,7 +52,7 @@ _add(Scene(
 
 _add(Scene(
     name="pan_tripod",
-    description="a tripod camera 1.5 m high pans about 56 degrees (yaw +27 to -30) and tilts a little, following a "
+    description="a tripod camera 1.5 m high pans about 55 degrees (yaw +27 to -28) and tilts a little, following a "
                 "man who walks 8-9 m away, while a woman stands still",
     camera=Camera(0.0, -8.0, 1.5, pitch=Keys((0.0, 3.0, 6.0, 8.0), (1.0, 4.0, 2.0, 3.0)), follow=1,
                   follow_smoothing=0.6),
@@ -66,9 +66,9 @@ _add(Scene(
 
 _add(Scene(
     name="cctv_square",
-    description="a fixed camera 7 m up at a corner of a square, pitched 22 degrees down, over five people who walk, "
-                "cross, stop and talk",
-    camera=Camera(-17.0, -17.0, 7.0, yaw=-45.0, pitch=22.0),
+    description="a fixed camera 7.5 m up near a corner of a square, pitched 22 degrees down, over five people who "
+                "walk, cross, stop and talk",
+    camera=Camera(-14.0, -14.0, 7.5, yaw=-45.0, pitch=22.0),
     people=(Person(1, Plan(-9.0, 1.0, -110.0, (WalkTo(5.0, -4.0, 1.35),)), stature=1.80),
             Person(2, Plan(5.0, 9.0, 150.0, (WalkTo(-3.0, -5.0, 1.2), Stand(2.0))), stature=1.62, gender=1.0,
                    gait_phase=0.3),
@@ -86,25 +86,25 @@ _add(Scene(
 
 _add(Scene(
     name="crowd_crossing",
-    description="a wide shot from 4 m up of eight people 50-300 px tall crossing the square at depths from 10 to "
-                "48 m, passing in front of each other, entering and leaving the picture; person 3 walks out on the "
-                "right, waits out of view and comes back",
-    camera=Camera(0.0, -18.0, 4.0, pitch=10.0),
-    people=(Person(1, Plan(-6.5, -7.0, -90.0, (WalkTo(6.5, -7.0, 1.15),)), stature=1.74),
-            Person(2, Plan(5.5, -4.5, 90.0, (WalkTo(-6.0, -4.5, 1.3),)), stature=1.61, gender=1.0,
+    description="a wide shot from 4 m up of eight people 50-300 px tall crossing the square at depths from 9 to "
+                "48 m, passing in front of each other (two pairs walk side by side), entering and leaving the "
+                "picture; person 4 walks out on the right, waits out of view and comes back",
+    camera=Camera(0.0, -18.0, 4.0, pitch=12.0),
+    people=(Person(1, Plan(-6.0, -8.9, -90.0, (WalkTo(6.5, -8.9, 1.1),)), stature=1.80),
+            Person(2, Plan(5.0, -5.0, 90.0, (WalkTo(-7.0, -5.0, 1.25),)), stature=1.61, gender=1.0,
                    gait_phase=0.15),
-            Person(3, Plan(-1.0, -1.5, -90.0, (WalkTo(10.5, -1.5, 1.4), Stand(3.0), WalkTo(3.0, -1.0, 1.4))),
-                   stature=1.86, weight=0.55, gait_phase=0.3),
-            Person(4, Plan(9.0, 2.5, 95.0, (WalkTo(-9.0, 1.0, 1.45),)), stature=1.69, gender=1.0, weight=0.6,
-                   gait_phase=0.05),
-            Person(5, Plan(-12.0, 6.0, -80.0, (WalkTo(3.0, 8.0, 1.35), Stand(1.5), WalkTo(3.0, 14.0, 1.2))),
-                   stature=1.93, muscle=0.7, gait_phase=0.4),
-            Person(6, Plan(11.0, 12.0, 90.0, (WalkTo(-10.0, 12.0, 1.5),)), stature=1.57, gender=1.0, age=0.3,
+            Person(3, Plan(5.8, -4.2, 90.0, (WalkTo(-6.2, -4.2, 1.25),)), stature=1.86, weight=0.55,
+                   gait_phase=0.4),
+            Person(4, Plan(1.0, -1.8, -90.0, (WalkTo(9.5, -1.8, 1.3), Stand(1.2), WalkTo(2.0, -1.5, 1.4))),
+                   stature=1.69, gender=1.0, weight=0.6, gait_phase=0.05),
+            Person(5, Plan(0.3, -1.0, -90.0, (WalkTo(5.0, -1.0, 1.2), Stand(9.0, facing=180.0))), stature=1.93,
+                   muscle=0.7, gait_phase=0.3),
+            Person(6, Plan(9.0, 6.0, 90.0, (WalkTo(-10.0, 6.0, 1.45),)), stature=1.57, gender=1.0, age=0.3,
                    gait_phase=0.25),
-            Person(7, Plan(-14.0, 20.0, -90.0, (WalkTo(12.0, 19.0, 1.6),)), stature=1.78, gait_phase=0.35),
+            Person(7, Plan(6.0, 22.0, 150.0, (WalkTo(-4.0, 6.0, 1.45),)), stature=1.78, gait_phase=0.35),
             Person(8, Plan(12.0, 29.0, 90.0, (WalkTo(-6.0, 30.0, 1.4),)), stature=1.70, weight=0.7,
                    gait_phase=0.1)),
-    props=(Prop("bench", -9.0, 4.0), Prop("planter", 8.0, 6.0), Prop("lamp", -4.0, 16.0), Prop("lamp", 6.0, 24.0),
+    props=(Prop("bench", -9.0, 4.0), Prop("planter", 8.0, 9.0), Prop("lamp", -4.0, 16.0), Prop("lamp", 6.0, 24.0),
            Prop("kiosk", 15.0, 26.0, -15.0), Prop("pillar", -16.0, 14.0), Prop("crate", 10.0, 16.0, 30.0)),
     width=1280, height=720, fps=25.0, seconds=12.0, seed=6, half_size=35.0,
 ))

@@ -121,11 +121,14 @@ def _paving(rng: np.random.Generator, half: float) -> Mesh:
     y = -half
     while y < half:  # rows of random widths, each cut into slabs of random lengths, skipping the plaza
         y1 = min(y + rng.uniform(0.35, 0.8), half)
+        for edge in (-plaza, plaza):  # rows end at the plaza's edges, so no slab overlaps a plaza tile
+            if y < edge < y1:
+                y1 = edge
         x = -half + rng.uniform(-0.8, 0.0)
         while x < half:
             x1 = x + rng.uniform(0.45, 1.5)
             a, b = max(x, -half), min(x1, half)
-            inside = max(abs(y), abs(y1)) < plaza
+            inside = max(abs(y), abs(y1)) <= plaza
             for lo, hi in ([(a, min(b, -plaza)), (max(a, plaza), b)] if inside else [(a, b)]):
                 if hi - lo > 0.05:
                     slab(lo, y, hi, y1, PAVING_PALETTE)
