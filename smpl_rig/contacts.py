@@ -44,14 +44,26 @@ def lower_feet(soles: np.ndarray, up: np.ndarray) -> np.ndarray:
     return heights <= heights.min(axis=1, keepdims=True) + LOWER_FOOT_MARGIN
 
 
-def planted_feet(joints_world: np.ndarray, ankle_above_sole: float, frame_ids: np.ndarray, fps: float) -> np.ndarray:
+def planted_feet(joints_world: np.ndarray, ankle_above_sole: float, frame_ids: np.ndarray, fps: float,
+                 seen_ankles: np.ndarray | None = None) -> np.ndarray:
     """(N, 2) bool contact flags from world joints (N, 24, 3) (floor z = 0, z up): the lower foot (or both, level),
-    near the floor, its ankle still; brief flickers removed."""
+    near the floor, its ankle still; brief flickers removed.
+
+    seen_ankles: (N, 2, 3) where the rays through the ankles' pixels meet the floor (at a flat foot's ankle height):
+    a planted foot's stays put whatever the estimated depth does (a far person's wobbles with the gait), while the
+    estimated body's is steadier where the pixels are noisy; a foot is as still as the stiller of the two says.
+    """
     up = np.array([0.0, 0.0, 1.0])
     soles = sole_points(joints_world, up, ankle_above_sole)
-    position = smooth(joints_world[:, list(ANKLES)], frame_ids, sigma=1.0)
-    speed = np.linalg.norm(step_velocities(position, frame_ids, fps), axis=-1)
+    speed = _speed(joints_world[:, list(ANKLES)], frame_ids, fps)
+    if seen_ankles is not None:
+        speed = np.minimum(speed, _speed(seen_ankles, frame_ids, fps))
     slower = speed <= speed.min(axis=1, keepdims=True)
     still = (lower_feet(soles, up) & (speed < PLANTED_SPEED)) | (slower & (speed < SLOWER_FOOT_SPEED))
     raw = (np.abs(soles[..., 2]) < PLANTED_HEIGHT) & still
     return clean_flags(raw, frame_ids, max(2, round(MIN_CONTACT_SECONDS * fps)), round(MAX_GAP_SECONDS * fps))
+
+
+def _speed(points: np.ndarray, frame_ids: np.ndarray, fps: float) -> np.ndarray:
+    """(N, K) speeds in metres per second of points (N, K, 3), lightly smoothed (`step_velocities`)."""
+    return np.linalg.norm(step_velocities(smooth(points, frame_ids, sigma=1.0), frame_ids, fps), axis=-1)

@@ -259,8 +259,13 @@ def _world_person(motion: Motion, track: _Track, candidates: np.ndarray, floor: 
     person, frames, fps = track.person, track.person.frame_ids, motion.fps
     ankle_above_sole = ankle_height(track.rest)
     scale = _depth_scale(track, candidates, floor, frames, fps)
+    seen = None
+    if track.ankle_rays is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = (ankle_above_sole - floor.height) / (track.ankle_rays @ floor.normal)
+        seen = np.where((reach > 0)[..., None], reach[..., None] * track.ankle_rays, np.inf) @ to_world.T + position
     for final in (False, True):
-        contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_above_sole, frames, fps)
+        contacts = planted_feet(_joints(track, scale) @ to_world.T + position, ankle_above_sole, frames, fps, seen)
         if not final:
             scale = _depth_scale(track, contacts, floor, frames, fps)
     root = (track.root * scale[:, None]) @ to_world.T + position
