@@ -231,6 +231,7 @@ def test_motion_file_keeps_the_world_and_reads_version_1(tmp_path):
 
 
 def test_world_scores_of_a_panned_clip_compare_in_the_first_cameras_frame(tmp_path):
+    from bench.accuracy import format_world_table
     from bench.world_figures import draw_foot_heights, draw_top_view
     from bench.world_metrics import match_tracks, score_camera, score_person
     from tools.truth import Truth
@@ -259,6 +260,9 @@ def test_world_scores_of_a_panned_clip_compare_in_the_first_cameras_frame(tmp_pa
         assert score.ankle_height_error < 0.02
     camera_score = score_camera(motion, truth)
     assert camera_score.height_error < 0.1 and camera_score.pitch_error < 1.0 and camera_score.yaw_error < 0.5
+    people = [score_person(motion.people[track], track, p, truth, motion) for track, p in matches.items()]
+    row = format_world_table([("pan.mp4", "test", "floor", people, camera_score)]).splitlines()[-1]
+    assert row.startswith("| pan.mp4 | test | floor | 0.") and row.count("|") == 12
     for draw in (draw_top_view, draw_foot_heights):
         path = draw(motion, truth, matches, "synthetic", tmp_path / f"{draw.__name__}.png")
         assert path.stat().st_size > 10_000
