@@ -1,12 +1,14 @@
 """Render scene clips of people walking in a paved square, with their ground truth.
 
     .venv/bin/python -m tools.make_scene_clip NAME [NAME ...] [--out examples] [--seconds S] [--scale F]
+                                              [--no-render]
     .venv/bin/python -m tools.make_scene_clip --list
 
 NAME is a scene of tools/scene_clips.py. Each person is the open Anny body model (tools/anny_body.py) with their own
 phenotype and colours, walking by the procedural gait of tools/gait.py (planted feet); the world is tools/world.py,
 rendered with Blender Workbench (tools/render_clip.py) from a camera with a pose per frame. `--seconds` shortens a
-clip and `--scale` shrinks its picture (the truth follows), for quick looks.
+clip and `--scale` shrinks its picture (the truth follows), for quick looks; `--no-render` only prints the truth's
+figures (people's sizes, visibility, crossings) to try a layout in a minute.
 
 Writes OUT/NAME.mp4 (H.264 through ffmpeg when it is on PATH, else OpenCV's MPEG-4 part 2) and OUT/NAME_truth.npz
 (documented in examples/README.md; read it with tools.truth.load_truth).
@@ -25,10 +27,10 @@ import numpy as np
 
 from smpl_rig.skeleton import JOINT_NAMES
 from tools.anny_body import GARMENTS, SMPL_FROM_ANNY, AnnyBody, phenotype_for_stature, smpl_joints
-from tools.gait import walk
+from tools.gait import SIDES, walk
 from tools.scene import Person, Scene, camera_angles, camera_poses, project, world_to_camera
 from tools.visibility import boxes_and_heights, visible_fraction
-from tools.world import SHADOW_COLOUR, Box, Mesh, floor_shadow, square_world
+from tools.world import SHADOW_COLOUR, Box, Mesh, World, floor_shadow, square_world
 
 SMPL_FROM_ANNY_ROOT = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL body axes in Anny's
 VISIBILITY_STRIDE = 4  # every 4th vertex is enough to measure how much of a body is seen
@@ -59,7 +61,7 @@ def animate(person: Person, fps: float, num_frames: int) -> Track:
     motion = walk(rest, person.plan, fps, num_frames, phase=person.gait_phase)
     vertices, heads = body.pose(motion.rotations)
     vertices, heads = vertices + motion.root[:, None], heads + motion.root[:, None]
-    ankles = heads[:, [body.bone_labels.index(f"foot.{s}") for s in ("L", "R")]]
+    ankles = heads[:, [body.bone_labels.index(f"foot.{side}") for side in SIDES]]
     planted = motion.contacts[1:] & motion.contacts[:-1]
     skate = np.linalg.norm(np.diff(ankles, axis=0), axis=-1)[planted]
     if len(skate) and skate.max() > SKATE_LIMIT:
@@ -73,7 +75,7 @@ def animate(person: Person, fps: float, num_frames: int) -> Track:
 
 
 def scene_truth(scene: Scene, tracks: list[Track], rotation: np.ndarray, position: np.ndarray,
-                occluders: list) -> dict[str, np.ndarray]:
+                occluders: list[Box]) -> dict[str, np.ndarray]:
     """The truth arrays of examples/README.md for the animated people and camera poses."""
     k = scene.intrinsics()
     num_frames, num_people = len(rotation), len(tracks)
@@ -133,7 +135,7 @@ def check_clear_of_props(track: Track, occluders: list[Box], margin: float = 0.2
                              f"(frame {int(np.argmax(inside))}); change their plan or move the prop")
 
 
-def animate_scene(scene: Scene):
+def animate_scene(scene: Scene) -> tuple[list[Track], np.ndarray, np.ndarray, World, dict[str, np.ndarray]]:
     """Everything but the pictures: the people's tracks, the camera poses, the world and the truth arrays."""
     tracks = [animate(person, scene.fps, scene.num_frames) for person in scene.people]
     times = np.arange(scene.num_frames) / scene.fps
@@ -163,10 +165,13 @@ def make_clip(scene: Scene, out_dir: Path) -> tuple[Path, Path]:
                            scene.width, scene.height, float(truth["intrinsics"][0, 0]), anti_aliasing="FXAA")
     out_dir.mkdir(parents=True, exist_ok=True)
     video_path, truth_path = out_dir / f"{scene.name}.mp4", out_dir / f"{scene.name}_truth.npz"
-    write_video(frames, video_path, scene.fps, scene.width, scene.height, scene.num_frames)
     partial = out_dir / f".{scene.name}_truth.partial.npz"
-    np.savez_compressed(partial, **truth)
-    os.replace(partial, truth_path)
+    try:  # the truth is replaced only once its video is complete
+        np.savez_compressed(partial, **truth)
+        write_video(frames, video_path, scene.fps, scene.width, scene.height, scene.num_frames)
+        os.replace(partial, truth_path)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"{scene.name}: rendered in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return video_path, truth_path
 
