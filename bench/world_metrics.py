@@ -67,12 +67,12 @@ def comparison_frame(camera_rotation: np.ndarray, camera_position: np.ndarray) -
 
 
 def match_tracks(motion: Motion, truth: Truth) -> dict[int, int]:
-    """Track id -> true person, by the median distance of the tracked box centre from the true pelvis in the image;
-    each true person is taken once, closest pairs first, and only where that distance is under half a box."""
+    """Track id -> true person: the one whose pelvis is nearest the tracked box centre in the image (median over the
+    frames both have), if nearer than half a box. A person the tracker lost and found again has several tracks."""
     with np.errstate(divide="ignore", invalid="ignore"):
         pelvis = truth.pixels()[:, :, 0]  # (F, P, 2)
     seen = present(truth)
-    pairs = []
+    matches = {}
     for track, person in motion.people.items():
         rows = person.frame_ids < len(pelvis)
         frames = person.frame_ids[rows]
@@ -80,13 +80,8 @@ def match_tracks(motion: Motion, truth: Truth) -> dict[int, int]:
         distance = np.where(seen[frames], distance, np.nan)
         with np.errstate(all="ignore"):
             median = np.nanmedian(distance, axis=0) / np.median(person.bboxes[rows, 3])
-        pairs += [(float(m), track, p) for p, m in enumerate(median) if np.isfinite(m) and m < 0.5]
-    taken_tracks, taken_truth, matches = set(), set(), {}
-    for _, track, p in sorted(pairs):
-        if track not in taken_tracks and p not in taken_truth:
-            matches[track] = p
-            taken_tracks.add(track)
-            taken_truth.add(p)
+        if np.isfinite(median).any() and np.nanmin(median) < 0.5:
+            matches[track] = int(np.nanargmin(median))
     return matches
 
 

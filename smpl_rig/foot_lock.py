@@ -1,7 +1,7 @@
 """Foot locking: a planted foot stays where it was put down (numpy; run by the backend and inside Blender alike).
 
-Per foot, every contact (a run of planted frames) gets one anchor: the ankle's mean position over the contact, raised
-or lowered so that its sole is on the floor (z = 0) on average. On planted frames the ankle's target is its anchor;
+Per foot, every contact (a run of planted frames) gets one anchor: the ankle's mean position over the contact, at a
+flat foot's ankle height above the floor (z = 0). On planted frames the ankle's target is its anchor;
 the offset to it fades out over BLEND_SECONDS before and after the contact, so nothing pops where a contact starts
 or ends. The root moves only where an anchor is out of the leg's reach (a small correction, smoothed in time); then
 two-bone IK on hip and knee puts each ankle on its target and keeps the ankle's world orientation, so the foot does
@@ -10,7 +10,7 @@ not swing with the shin. Frames are in the world frame: floor z = 0, z up.
 
 import numpy as np
 
-from .contacts import ankle_height, sole_points
+from .contacts import ankle_height
 from .fk import forward_kinematics
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from .skeleton import NUM_JOINTS
@@ -36,10 +36,10 @@ def lock_feet(pose: np.ndarray, root: np.ndarray, rest_joints: np.ndarray, conta
         return pose.copy(), root.copy()
     local = axis_angle_to_matrix(pose.reshape(len(pose), NUM_JOINTS, 3))
     positions, world = forward_kinematics(local, rest_joints, root - rest_joints[0])
-    soles = sole_points(positions, _UP, ankle_height(rest_joints))
-    hips, knees, ankles = ([positions[:, leg[k]] for leg in LEGS] for k in range(3))
+    hips, knees, ankles = (np.stack([positions[:, leg[k]] for leg in LEGS], axis=1) for k in range(3))
+    flat_soles = ankles[..., 2] - ankle_height(rest_joints)  # a planted foot stands flat
     shift, thigh_turns, shin_turns = leg_corrections(
-        np.stack(hips, axis=1), np.stack(knees, axis=1), np.stack(ankles, axis=1), soles[..., 2], contacts,
+        hips, knees, ankles, flat_soles, contacts,
         frame_ids, fps, np.array([_leg_length(rest_joints, leg) for leg in LEGS]),
         np.stack([-world[:, hip, :, 0] for hip, _, _ in LEGS], axis=1))
     for side, (hip, knee, ankle) in enumerate(LEGS):

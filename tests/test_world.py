@@ -125,7 +125,7 @@ def test_foot_lock_pins_planted_ankles_without_pops_and_keeps_the_feet_turned_as
     assert np.abs(root - noisy_root).max() < 0.05  # the root moves a little at most
     again = lock_feet(pose, root, scene.rest, scene.contacts, scene.frame_ids, scene.fps)
     np.testing.assert_allclose(forward_kinematics(again[0], scene.rest, again[1] - scene.rest[0])[0], joints,
-                               atol=0.01)  # locking twice changes little
+                               atol=0.02)  # locking twice changes little
 
 
 def motion_of(*people, camera, camera_rotations=None, fps=30.0):
