@@ -39,10 +39,10 @@ _add(Scene(
 
 _add(Scene(
     name="two_depths",
-    description="a man walks across 4.5 m from the camera, stops and walks back, while a woman walks the other way "
-                "11 m away; camera 1.6 m high, pitched 10 degrees down",
-    camera=Camera(0.0, -6.0, 1.6, pitch=10.0),
-    people=(Person(1, Plan(-1.8, -1.5, -90.0, (WalkTo(1.6, -1.5, 1.2), Stand(1.2), WalkTo(-1.2, -1.5, 1.2))),
+    description="a man walks across 5 m from the camera, stops and walks back, while a woman walks the other way "
+                "11 m away; camera 1.6 m high, pitched 7.5 degrees down",
+    camera=Camera(0.0, -6.0, 1.6, pitch=7.5),
+    people=(Person(1, Plan(-1.8, -1.0, -90.0, (WalkTo(1.6, -1.0, 1.2), Stand(1.2), WalkTo(-1.2, -1.0, 1.2))),
                    stature=1.84, weight=0.6),
             Person(2, Plan(4.5, 5.0, 90.0, (WalkTo(-4.5, 5.0, 1.4),)), stature=1.63, gender=1.0,
                    gait_phase=0.2)),
