@@ -16,8 +16,8 @@ then do errors add up, once per keyframe.
 Frames with too little background texture (a blank wall, motion blur, people filling the view) are interpolated
 between their neighbours (held at the ends) and logged; if the keyframe is lost for good, a new one starts from the
 last rotation and the break is logged. Camera translation (a walking operator) is outside the model: at the end of
-each keyframe's span, a fundamental matrix (any camera motion) is fitted to the same tracks; where it explains
-clearly more of the background than the rotation does, the span is marked `moving` and the log says what it means.
+each keyframe's span, a fundamental matrix (any camera motion) is fitted to the same tracks; where many tracks fit it
+but are left well off by the rotation (parallax), the frames are marked `moving` and the log says what it means.
 """
 
 import logging
@@ -25,20 +25,26 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 from scipy.spatial.transform import Rotation, Slerp
 
 log = logging.getLogger(__name__)
 
 WORK_SIDE = 400  # longest image side the tracker works at, pixels
 MAX_CORNERS, MIN_CORNER_DISTANCE, CORNER_QUALITY = 200, 10, 0.01
-MIN_EIGEN = 1e-3  # Lucas-Kanade's texture floor (mean gradient eigenvalue per window pixel): flat areas are refused
+MIN_EIGEN = 1e-4  # Lucas-Kanade's texture floor (mean gradient eigenvalue per window pixel): flat areas are refused
 LK_WINDOW, LK_LEVELS = (15, 15), 3
-MIN_POINTS = 20  # fewer background points than this and the frame is not measured
+MIN_POINTS = 8  # fewer background points than this and the frame is not measured
 INLIER_PX = 1.0  # a point is explained by a model if it lands within this many working pixels
 HYPOTHESES = 100  # RANSAC draws: with half the tracks wrong, all miss with probability 0.75^100
-REKEY_SHARE = 0.5  # a new keyframe when fewer than this share of the keyframe's corners are still explained
+REKEY_SHARE = 0.5  # a new keyframe when the rotation explains fewer than this share of the corners it explained
+# in the first frame after the keyframe (the view moved on, or people cover the background)
 LOST_FRAMES = 5  # after this many unmeasured frames in a row, a textured frame becomes a new keyframe (a break)
-PARALLAX_SHARE = 0.2  # "moving" when any camera motion explains this much more of the tracks than a rotation
+CONFIRM_SHARE, TRACK_BACK_PX = 0.6, 0.5  # a keyframe started from nothing needs this share of its corners tracked
+# into the next frame and back to within TRACK_BACK_PX
+PARALLAX_PX = 4 * INLIER_PX  # the rotation's residual beyond which a rigid track shows parallax (well above LK noise)
+PARALLAX_SHARE = 0.35  # "moving" where this share of the rigid tracks show parallax (pooled over PARALLAX_WINDOW)
+PARALLAX_WINDOW = 31
 BOX_MARGIN = 0.1  # people's boxes grow by this share of their size on every side (boxes are held between detections)
 
 
@@ -61,15 +67,19 @@ class _Keyframe:
     points: np.ndarray    # (K, 2) float32 working pixels
     rotation: np.ndarray  # (3, 3) keyframe camera -> first camera
     index: int            # its row among the frames added
+    confirmed: bool       # False for a keyframe started from nothing, until the next frame finds its corners
+    found: int = 0        # how many corners the rotation explained in the first frame measured against it
 
 
 @dataclass
 class _Match:
-    """The last measured frame's tracks: keyframe pixels, where they were found, and the rotation's inlier count."""
+    """The last measured frame's tracks: keyframe pixels, where they were found, the rotation found for them
+    (camera -> keyframe camera) and how many it explains."""
 
     index: int
     key_px: np.ndarray
     found_px: np.ndarray
+    relative: np.ndarray
     inliers: int
 
 
@@ -96,7 +106,7 @@ class CameraRotationTracker:
         self.frame_ids: list[int] = []
         self.rotations: list[np.ndarray] = []
         self.measured: list[bool] = []
-        self.moving_spans: list[tuple[int, int]] = []  # rows [first, last] of keyframe spans with parallax
+        self.parallax: list[tuple[int, int, int]] = []  # per keyframe span: (last row, rigid tracks, with parallax)
 
     def add(self, frame_id: int, rgb: np.ndarray, boxes: np.ndarray | None = None) -> None:
         """One video frame (RGB uint8, full size) and, where the detector ran on it, its boxes (K, >=4) x1, y1, x2,
@@ -108,13 +118,10 @@ class CameraRotationTracker:
         rotation = self._measure(gray, background) if self.key is not None else None
         if rotation is None:
             self.unmeasured_run += 1
-            held = np.eye(3) if self.last is None else self.last
-            if (self.key is None or self.unmeasured_run > LOST_FRAMES) and self._new_keyframe(gray, background, held):
-                if self.last is not None:
-                    self.breaks.append(frame_id)  # the tracking restarts here from the last rotation
-                rotation = held
-        elif self.match.inliers < REKEY_SHARE * len(self.key.points):
-            self._new_keyframe(gray, background, rotation)
+            if self.key is None or self.unmeasured_run > LOST_FRAMES:  # start again, from the last rotation
+                self._new_keyframe(gray, background, np.eye(3) if self.last is None else self.last, confirmed=False)
+        elif self.match.inliers < REKEY_SHARE * self.key.found:
+            self._new_keyframe(gray, background, rotation, confirmed=True)
         self.frame_ids.append(int(frame_id))
         self.measured.append(rotation is not None)
         self.last = self.last if rotation is None else rotation
@@ -124,12 +131,9 @@ class CameraRotationTracker:
         """Rotations for every frame added (unmeasured ones interpolated), with a summary in the log."""
         self._check_parallax()  # the last keyframe's span
         measured = np.asarray(self.measured, dtype=bool)
-        moving = np.zeros(len(measured), dtype=bool)
-        for first, last in self.moving_spans:
-            moving[first:last + 1] = True
         out = CameraRotations(frame_ids=np.asarray(self.frame_ids, dtype=np.int64),
                               rotations=fill_unmeasured(np.asarray(self.rotations).reshape(-1, 3, 3), measured),
-                              measured=measured, moving=moving & measured)
+                              measured=measured, moving=self._moving() & measured)
         _log_summary(out, self.breaks)
         return out
 
@@ -143,14 +147,20 @@ class CameraRotationTracker:
             cv2.rectangle(mask, (int(x1 - mx), int(y1 - my)), (int(np.ceil(x2 + mx)), int(np.ceil(y2 + my))), 0, -1)
         return mask
 
-    def _new_keyframe(self, gray: np.ndarray, background: np.ndarray, rotation: np.ndarray) -> bool:
+    def _new_keyframe(self, gray: np.ndarray, background: np.ndarray, rotation: np.ndarray, confirmed: bool) -> None:
         corners = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, CORNER_QUALITY, MIN_CORNER_DISTANCE, mask=background)
         if corners is None or len(corners) < MIN_POINTS:
-            return False
+            return
         self._check_parallax()  # the span the old keyframe closes
-        self.key = _Keyframe(gray, corners.reshape(-1, 2), rotation, len(self.frame_ids))
+        self.key = _Keyframe(gray, corners.reshape(-1, 2), rotation, len(self.frame_ids), confirmed)
         self.match, self.relative, self.unmeasured_run = None, np.eye(3), 0
-        return True
+
+    def _confirm(self, key: _Keyframe) -> None:
+        """A keyframe started from nothing was found again: its own frame counts as measured, and if frames were
+        measured before, the tracking restarted there from the last rotation (a break)."""
+        key.confirmed, self.measured[key.index] = True, True
+        if self.last is not None:
+            self.breaks.append(self.frame_ids[key.index])
 
     def _measure(self, gray: np.ndarray, background: np.ndarray) -> np.ndarray | None:
         """Rotation of this frame (camera -> first camera), or None when too little background was found."""
@@ -161,12 +171,25 @@ class CameraRotationTracker:
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW, minEigThreshold=MIN_EIGEN)
         ok = (status.ravel() == 1) & self._in_background(guess, background) & self._in_background(found, background)
         relative, inliers = self._fit_rotation(key.points[ok], found[ok]) if ok.sum() >= MIN_POINTS else (None, 0)
-        if relative is None:
+        if relative is None or not (key.confirmed or self._tracked_back(gray, found[ok], key.points[ok])):
             self.step = np.eye(3)
+            if not key.confirmed:
+                self.key = None  # corners of noise (a covered lens, a blank wall) are not found again
             return None
+        if not key.confirmed:
+            self._confirm(key)
+        key.found = key.found or inliers
         self.step, self.relative, self.unmeasured_run = self.relative.T @ relative, relative, 0
-        self.match = _Match(len(self.frame_ids), key.points[ok], found[ok], inliers)
+        self.match = _Match(len(self.frame_ids), key.points[ok], found[ok], relative, inliers)
         return key.rotation @ relative
+
+    def _tracked_back(self, gray: np.ndarray, found: np.ndarray, key_px: np.ndarray) -> bool:
+        """Whether most corners tracked into this frame track back onto themselves in the keyframe: real texture
+        does, noise (a covered lens, a blank wall) moves at random both ways."""
+        back, status, _ = cv2.calcOpticalFlowPyrLK(gray, self.key.gray, found, key_px.copy(), winSize=LK_WINDOW,
+                                                   maxLevel=LK_LEVELS, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        same = (status.ravel() == 1) & (np.linalg.norm(back - key_px, axis=1) < TRACK_BACK_PX)
+        return same.sum() >= CONFIRM_SHARE * len(key_px)
 
     def _in_background(self, px: np.ndarray, background: np.ndarray) -> np.ndarray:
         """(N,) bool: inside the picture and outside the people's boxes (a keyframe corner expected behind a person
@@ -192,16 +215,27 @@ class CameraRotationTracker:
         return relative, int(inliers.sum())
 
     def _check_parallax(self) -> None:
-        """Compare, on the last tracks of the keyframe's span, how much a fundamental matrix (any camera motion)
-        explains with what the rotation explains; mark the span `moving` when it is clearly more."""
+        """Count, on the last tracks of the keyframe's span (the longest baseline), those that a fundamental matrix
+        (any camera motion) explains, and among them those the rotation leaves off by more than PARALLAX_PX:
+        parallax."""
         match = self.match
         if match is None or len(match.key_px) < 8:
             return
         _, mask = cv2.findFundamentalMat(match.found_px, match.key_px, cv2.FM_RANSAC, INLIER_PX, 0.99)
-        general = 0 if mask is None else int(mask.sum())
-        if general - match.inliers > PARALLAX_SHARE * len(match.key_px):
-            self.moving_spans.append((self.key.index, match.index))
+        if mask is not None:
+            off = np.linalg.norm(self._project(match.key_px, match.relative) - match.found_px, axis=1) > PARALLAX_PX
+            rigid = mask.ravel() == 1
+            self.parallax.append((match.index, int(rigid.sum()), int((off & rigid).sum())))
         self.match = None
+
+    def _moving(self) -> np.ndarray:
+        """(F,) bool: frames where more than PARALLAX_SHARE of the rigid tracks of the keyframe spans around them
+        (PARALLAX_WINDOW frames) show parallax."""
+        rigid, parallax = np.zeros((2, len(self.frame_ids)))
+        for row, total, off in self.parallax:
+            rigid[row], parallax[row] = total, off
+        rigid, parallax = uniform_filter1d(np.stack([rigid, parallax]), PARALLAX_WINDOW, mode="constant")
+        return parallax > PARALLAX_SHARE * np.maximum(rigid, 1e-9)
 
     def _rays(self, px: np.ndarray) -> np.ndarray:
         rays = np.c_[px, np.ones(len(px))] @ self.K_inv.T

@@ -1,12 +1,15 @@
 """`python -m backend VIDEO --out DIR`: arguments, JSON-lines progress, one result or error line, a log file."""
 
 import argparse
+import faulthandler
 import logging
 import math
 import sys
 import traceback
+from contextlib import ExitStack
 from pathlib import Path
 
+from .console import output_to_log
 from .errors import BackendError
 from .frame_range import parse_frames
 from .pipeline import RunOptions, run
@@ -55,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detect-every", type=non_negative_int, default=0, metavar="K",
                         help="run the person detector on every K-th frame and interpolate boxes in between "
                              "(0: every frame for YOLOv3, every 4th for the built-in detector)")
+    parser.add_argument("--rejoin", type=non_negative_float, default=10.0, metavar="SECONDS",
+                        help="a person who comes back within this many seconds (left the picture, or hidden) keeps "
+                             "their id when their clothes clearly match; 0 turns it off (built-in detectors only)")
     parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True,
                         help="keep planted feet in place (when a floor is found; default: on)")
     return parser
@@ -64,20 +70,28 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     args = build_parser().parse_args(argv)
     log_path = (args.out / "backend.log").resolve()
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        logging.basicConfig(filename=log_path, filemode="w", level=logging.INFO,
+    with ExitStack() as stack:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            terminal = stack.enter_context(output_to_log(log_path))
+        except OSError as exc:
+            reason = "it is a file" if args.out.is_file() else exc.strerror or exc
+            progress.emit(error=f"Cannot write to the output folder {args.out}: {reason}.",
+                          fix="Choose an output folder (--out) that is a folder you can write to, or a new one.")
+            return 1
+        progress.stream = terminal.out  # stdout carries only the JSON lines; what libraries say goes to the log
+        faulthandler.enable(file=2)  # a crash in native code leaves its Python traceback in the log
+        logging.basicConfig(filename=log_path, filemode="a", level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    except OSError as exc:
-        reason = "it is a file" if args.out.is_file() else exc.strerror or exc
-        progress.emit(error=f"Cannot write to the output folder {args.out}: {reason}.",
-                      fix="Choose an output folder (--out) that is a folder you can write to, or a new one.")
-        return 1
+        return _run(args, progress, log_path)
+
+
+def _run(args: argparse.Namespace, progress: Progress, log_path: Path) -> int:
     logging.info("arguments: %s", vars(args))
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
                          min_frames=args.min_frames, smooth=args.smooth,
-                         detect_every=args.detect_every, foot_lock=args.foot_lock)
+                         detect_every=args.detect_every, rejoin=args.rejoin, foot_lock=args.foot_lock)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:

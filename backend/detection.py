@@ -5,12 +5,14 @@ runs through OpenCV's DNN module on a config generated here (the published COCO 
 demo's settings: 416x416 letterboxed input, objectness >= 0.8, person class only, overlaps above IoU 0.4 merged
 (objectness-weighted mean box, as its NMS does), then score (objectness x class probability) > 0.7.
 
-Without it, `BuiltinDetector` needs no download: MediaPipe's pose detector (bundled in the wheel) finds the most
-prominent person, that person is painted out and the search repeats, so several people are found one by one; its
-segmentation mask gives a tight box around the whole visible body. OpenCV's HOG people detector then proposes
-full-body people MediaPipe missed (small ones, mostly); each proposal is kept only if MediaPipe confirms a pose in a
-close-up crop of it, which also replaces HOG's loose box with a tight one. HOG alone misses anyone not seen whole
-(a portrait, a person cut by the frame) and fires on background texture, so it never reports a box unconfirmed.
+Without it, MoveNet MultiPose on tiles of the full frame (`movenet.py`; its model is installed into the backend's
+environment by `detector_model.py`). Without that model too, `BuiltinDetector` needs no file at all: MediaPipe's
+pose detector (bundled in the wheel) finds the most prominent person, that person is painted out and the search
+repeats, so several people are found one by one; its segmentation mask gives a tight box around the whole visible
+body. OpenCV's HOG people detector then proposes full-body people MediaPipe missed (small ones, mostly); each
+proposal is kept only if MediaPipe confirms a pose in a close-up crop of it, which also replaces HOG's loose box with
+a tight one. HOG alone misses anyone not seen whole (a portrait, a person cut by the frame) and fires on background
+texture, so it never reports a box unconfirmed.
 """
 
 import logging
@@ -21,6 +23,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from .detector_model import find_model, installed_model_path
 from .errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -42,14 +45,23 @@ class Detector(Protocol):
 
 
 def create_detector(data_dir: str | Path | None, device: str = "cpu") -> Detector:
-    """YOLOv3 when its weights are found (data folder first, then the official demo's ~/.torch/models/)."""
+    """YOLOv3 when its weights are found (data folder first, then the official demo's ~/.torch/models/); else MoveNet
+    MultiPose when its model is installed (`detector_model.find_model`); else MediaPipe pose + HOG."""
     candidates = ([Path(data_dir) / WEIGHTS_NAME] if data_dir else []) + [Path.home() / ".torch/models" / WEIGHTS_NAME]
     weights = next((p for p in candidates if p.is_file()), None)
-    if weights is None:
-        log.info("No %s found (looked in %s); using the built-in detector.", WEIGHTS_NAME,
-                 ", ".join(str(p.parent) for p in candidates))
-        return BuiltinDetector()
-    return YoloV3Detector(weights, device)
+    if weights is not None:
+        return YoloV3Detector(weights, device)
+    model = find_model(data_dir)
+    if model is not None:
+        log.info("No %s found (looked in %s); detecting people with MoveNet MultiPose (%s).", WEIGHTS_NAME,
+                 ", ".join(str(p.parent) for p in candidates), model)
+        from .movenet import MoveNetDetector
+
+        return MoveNetDetector(model)
+    log.warning("Neither %s nor the MoveNet model (%s) was found; using MediaPipe pose + HOG, which finds few people "
+                "in wide shots. Run 'python -m backend.detector_model install' in the backend's environment.",
+                WEIGHTS_NAME, installed_model_path())
+    return BuiltinDetector()
 
 
 # ---------------------------------------------------------------------------------------------------------------

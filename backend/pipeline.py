@@ -20,18 +20,22 @@ from smpl_rig.perspective import correct_root_orientation
 from smpl_rig.rest_skeleton import person_rest_joints, smpl_model_in
 from smpl_rig.world import place_in_world
 
+from .appearance import describe
+from .bytetrack import ByteTracker
 from .camera_motion import CameraRotationTracker
 from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
 from .estimators import create_estimator, resolve_device
+from .people_summary import THUMBNAIL_SIZE, summarise, thumbnail_frames, write_summary
 from .progress import Progress
 from .smoothing import smooth_pose, smooth_vectors
 from .tracking import SortTracker, Tracklet, collect_tracklets
 from .video import VideoReader
 
 CHUNK = 450
-BUILTIN_DETECT_EVERY = 4  # the built-in detector is ~10x slower than the estimator; boxes in between interpolated
+BUILTIN_DETECT_EVERY = 4  # the built-in detectors are ~10x slower than the estimator; boxes in between interpolated
+LOST_SECONDS = 1.0  # the tracker keeps a person it no longer sees this long (hidden behind someone)
 
 
 @dataclass
@@ -47,6 +51,7 @@ class RunOptions:
     min_frames: int = 25
     smooth: float = 1.5
     detect_every: int = 0  # run the detector on every k-th frame; 0 = 1 for YOLOv3, BUILTIN_DETECT_EVERY otherwise
+    rejoin: float = 10.0  # seconds: a person back within this long keeps their id when clearly the same; 0 = never
     foot_lock: bool = True  # keep planted feet in place (in the world frame, when a floor is found)
 
 
@@ -60,7 +65,7 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
     camera = CameraRotationTracker(reader.width, reader.height)
-    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, camera)
+    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, options.rejoin, camera)
     camera_rotations = camera.result()
     if not tracklets:
         raise BackendError(
@@ -69,7 +74,9 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
             "Use a clip where a whole person is clearly visible, or lower the shortest track length "
             "(--min-frames; 'Shortest track' in the Blender panel).",
         )
-    raw = estimate_tracklets(reader, tracklets, estimator, progress)
+    thumbnails = thumbnail_frames({t: k.frame_ids for t, k in tracklets.items()},
+                                  {t: k.bboxes for t, k in tracklets.items()})
+    raw = estimate_tracklets(reader, tracklets, estimator, progress, thumbnails)
     if not raw:
         raise BackendError(
             f"The {estimator.name} estimator found no person in any tracked region of {Path(options.video).name}.",
@@ -84,28 +91,38 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     motion = place_people(motion, options.data_dir, options.foot_lock, progress)
     progress.update("write", 0, 1)
     path = save_motion(motion, Path(options.out_dir) / "motion.npz")
+    write_summary(options.out_dir, summarise(people), thumbnails)
     progress.update("write", 1, 1)
     return path, motion
 
 
 def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int, progress: Progress,
-                     camera: CameraRotationTracker | None = None) -> dict[int, Tracklet]:
-    """First pass: detections on every `every`-th frame (and the last), fed to SORT; boxes in between are
-    interpolated, and tracklets shorter than `min_frames` are dropped. `camera` sees every frame and the
-    detections, to estimate the camera's rotation from the background."""
+                     rejoin_seconds: float = 0.0, camera: CameraRotationTracker | None = None) -> dict[int, Tracklet]:
+    """First pass: detections on every `every`-th frame (and the last), fed to the tracker; boxes in between are
+    interpolated, and tracklets shorter than `min_frames` are dropped. YOLOv3's detections go to SORT, as in the
+    official demo; the built-in detectors' to the ByteTrack-style tracker with clothes' colours, which also re-joins
+    a person who comes back within `rejoin_seconds`. `camera` sees every frame and the detections, to estimate the
+    camera's rotation from the background."""
+    official = detector.name.startswith("yolo")
+    tracker = SortTracker() if official else ByteTracker(max_lost=max(1, round(LOST_SECONDS * reader.fps / every)))
 
     def detections():
         for i, (frame_id, rgb) in enumerate(reader):
             dets = None
             if i % every == 0 or i == reader.num_frames - 1:
                 dets = detector.detect(rgb)
-                yield frame_id, dets
+                yield (frame_id, dets) if official else (frame_id, dets, describe(rgb, dets))
             if camera is not None:
                 camera.add(frame_id, rgb, dets)
             progress.update("detect", i + 1, reader.num_frames)
         progress.update("detect", reader.num_frames, reader.num_frames)  # the total a truncated file lowered
 
-    return collect_tracklets(detections(), min_frames=min_frames, tracker=SortTracker(), max_gap=every)
+    rejoin_gap = 0 if official else round(rejoin_seconds * reader.fps)
+    tracklets = collect_tracklets(detections(), min_frames=min_frames, tracker=tracker, max_gap=every,
+                                  rejoin_gap=rejoin_gap)
+    logging.info("detector %s (%s model calls), tracker %s: %d people tracked for %d frames or more", detector.name,
+                 getattr(detector, "calls", "-"), type(tracker).__name__, len(tracklets), min_frames)
+    return tracklets
 
 
 class ChunkFeeder:
@@ -141,11 +158,12 @@ class ChunkFeeder:
         self.pending = self.pending[len(chunk):]
 
 
-def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator,
-                       progress: Progress) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
+def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator, progress: Progress,
+                       thumbnails: dict | None = None) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order.
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
+    `thumbnails` {track id: frame id}, if given, gets each person's thumbnail (RGB crop) in place of the frame id.
     """
     crop_size, crop_scale = getattr(estimator, "crop_size", 224), getattr(estimator, "crop_scale", 1.1)
     active: dict[int, list[tuple[int, int]]] = defaultdict(list)  # frame -> [(track id, row)]
@@ -162,6 +180,9 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
             boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
             for (tid, row), crop in zip(here, crop_people(rgb, boxes, crop_scale, crop_size), strict=True):
                 feeders[tid].add(row, crop)
+            for (tid, _), box in zip(here, boxes, strict=True):
+                if thumbnails is not None and isinstance(thumbnails.get(tid), int) and thumbnails[tid] == frame_id:
+                    thumbnails[tid] = crop_people(rgb, box[None], 1.2, THUMBNAIL_SIZE)[0]
         progress.update("estimate", i + 1, reader.num_frames)
     progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {

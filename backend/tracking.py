@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .detection import box_iou
+from .rejoin import rejoin
 
 MAX_AGE, MIN_HITS, IOU_THRESHOLD = 1, 3, 0.3
 
@@ -142,26 +143,36 @@ def fill_gaps(frame_ids: np.ndarray, boxes: np.ndarray, max_gap: int) -> tuple[n
     return dense, np.stack([np.interp(dense, frame_ids, boxes[:, k]) for k in range(boxes.shape[1])], axis=-1)
 
 
-def _with_area(dets: np.ndarray) -> np.ndarray:
-    """The detections whose box has a positive width and height (SORT's state of an empty box would be NaN)."""
-    dets = np.asarray(dets, dtype=np.float64)
-    return dets[(dets[:, 2] > dets[:, 0]) & (dets[:, 3] > dets[:, 1])] if len(dets) else dets
+def _has_area(dets: np.ndarray) -> np.ndarray:
+    """(K,) whether each detection's box has a positive width and height (SORT's state of an empty box is NaN)."""
+    dets = np.asarray(dets, dtype=np.float64).reshape(len(dets), -1) if len(dets) else np.zeros((0, 4))
+    return (dets[:, 2] > dets[:, 0]) & (dets[:, 3] > dets[:, 1])
 
 
-def collect_tracklets(frames: Iterable[tuple[int, np.ndarray]], min_frames: int = 25,
-                      tracker: SortTracker | None = None, max_gap: int = 1) -> dict[int, Tracklet]:
-    """Track `(frame_id, detections (K, 5))` in frame order -> {id: Tracklet}, ids 1.. in order of appearance.
+def collect_tracklets(frames: Iterable[tuple], min_frames: int = 25, tracker: SortTracker | None = None,
+                      max_gap: int = 1, rejoin_gap: int = 0) -> dict[int, Tracklet]:
+    """Track `(frame_id, detections (K, 5)[, colours (K, 6)])` in frame order -> {id: Tracklet}, ids 1.. in order
+    of appearance. Colours (`appearance.describe`) go to trackers that use them (`bytetrack.ByteTracker`).
 
     With `max_gap` > 1 (detections on every k-th frame only), boxes of the frames in between are interpolated.
+    With `rejoin_gap` > 0 and a tracker that keeps `track_colours`, a track that starts at most that many frames
+    after another ended continues it when it is clearly the same person (`rejoin.rejoin`); the frames between stay
+    a gap.
     """
     tracker = tracker or SortTracker()
     rows: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for frame_id, dets in frames:
-        dets = _with_area(dets)
-        if len(dets) == 0:
+    for frame_id, dets, *colours in frames:
+        keep = _has_area(dets)
+        if not keep.any():
             continue  # the official demo leaves the tracker untouched on frames without detections
-        for track in tracker.update(dets):
+        for track in tracker.update(np.asarray(dets)[keep], *(np.asarray(c)[keep] for c in colours)):
             rows.setdefault(int(track[4]), []).append((int(frame_id), track[:4]))
+    if rejoin_gap > 0 and hasattr(tracker, "track_colours") and rows:
+        root = rejoin({raw_id: (r[0][0], r[-1][0]) for raw_id, r in rows.items()}, tracker.track_colours, rejoin_gap)
+        joined: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for raw_id in sorted(rows, key=lambda k: rows[k][0][0]):
+            joined.setdefault(root[raw_id], []).extend(rows[raw_id])
+        rows = joined
     dense = {raw_id: fill_gaps(np.array([f for f, _ in r], dtype=np.int64), np.array([b for _, b in r]), max_gap)
              for raw_id, r in rows.items()}
     kept = sorted((ids[0], raw_id) for raw_id, (ids, _) in dense.items() if len(ids) >= min_frames)

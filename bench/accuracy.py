@@ -6,7 +6,7 @@ the people stand in it: root error, walking distance, foot skate, ankle height, 
     .venv/bin/python bench/accuracy.py [--clips CLIP.mp4 ...] [--estimators default vibe tcmr]
                                        [--data-dir vibe_data] [--out out/bench_accuracy] [--figures docs/figures]
 
-Each clip is a video with NAME_truth.npz beside it (see examples/README.md); every one-person clip in examples/ is
+Each clip is a video with NAME_truth.npz beside it (see examples/README.md); every clip in examples/ is
 used, plus any --clips. Each estimator runs through the backend command line (`python -m backend CLIP --out DIR
 --estimator NAME`); one that is not available (no model files, no GPU, an error) is skipped with a note saying why.
 

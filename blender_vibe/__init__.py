@@ -14,12 +14,9 @@ bl_info = {
 }
 
 import sys  # noqa: E402
+from types import ModuleType  # noqa: E402
 
-from .runner import packages_dir  # noqa: E402
-
-if str(packages_dir()) not in sys.path:  # smpl_rig/ and backend/ travel inside the add-on (see build_addon.py)
-    sys.path.insert(0, str(packages_dir()))
-
+# in the built add-on: `from ._bundled.backend import ...` (build_addon.py bundles backend/ and smpl_rig/)
 from backend import __version__  # noqa: E402
 
 __all__ = ["__version__", "register", "unregister"]
@@ -31,9 +28,9 @@ def modules() -> tuple:
     Imported here rather than at the top so that the bpy-free parts (runner, build) load without Blender; a new
     module is one more entry.
     """
-    from . import export, import_op, job_op, panel, preferences, retarget_op, setup_backend
+    from . import export, import_op, job_op, panel, people_list, preferences, retarget_op, setup_backend
 
-    return preferences, setup_backend, import_op, job_op, panel, retarget_op, export
+    return preferences, setup_backend, import_op, job_op, panel, people_list, retarget_op, export
 
 
 def register() -> None:
@@ -44,3 +41,18 @@ def register() -> None:
 def unregister() -> None:
     for module in reversed(modules()):
         module.unregister()
+    _forget_submodules()
+
+
+def _forget_submodules() -> None:
+    """Drop this package's submodules, the bundled code included, from `sys.modules` and from the package, so that
+    enabling the add-on again imports them afresh from disk. Blender re-runs only a changed `__init__.py` on enable,
+    and clears the rest only when it upgrades or uninstalls an enabled extension: without this, a disabled add-on
+    upgraded in place would come back with its old code."""
+    prefix = f"{__name__}."
+    for name in [name for name in sys.modules if name.startswith(prefix)]:
+        del sys.modules[name]
+    package = globals()
+    for name, value in list(package.items()):
+        if isinstance(value, ModuleType) and value.__name__.startswith(prefix):
+            del package[name]

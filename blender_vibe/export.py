@@ -11,6 +11,10 @@ on every frame and no simplification, only the active action, bones' Y axis prim
   the character scaled by 100.
 - "blender": the exporter's defaults (-Z forward, Y up) keeping every bone, for taking the bake to other Blender
   files or DCC tools.
+Every preset puts scene frame 1 at FBX time 0: Blender's exporter writes frame f at time f / fps, but its importer
+(and game engines, whose clips start at time 0) read time t as frame t * fps + 1 (the importer's default "Animation
+Offset" of 1 frame), so a plain export comes back one frame late. The export therefore bakes with the exported
+objects' keys moved one frame earlier (restored after): frame f is written at time (f - 1) / fps and imported at f.
 BVH holds one armature, in its armature space (Blender's exporter applies no object transform); glTF (.glb or
 .gltf) is written Y up, with skins and the active actions sampled on every frame.
 """
@@ -23,8 +27,9 @@ from pathlib import Path
 
 import addon_utils
 import bpy
+import numpy as np
 
-from smpl_rig.blender.action import owner_fcurves
+from smpl_rig.blender.action import action_fcurves, owner_fcurves
 
 from .retarget.character import character_objects
 from .sidebar import SubPanel
@@ -53,6 +58,7 @@ _FBX_COMMON = dict(
     bake_anim_simplify_factor=0.0,
 )
 _ADDONS = {"fbx": "io_scene_fbx", "bvh": "io_anim_bvh", "gltf": "io_scene_gltf2"}
+FBX_FRAME_SHIFT = -1  # scene frame 1 at FBX time 0, where Blender's FBX importer (and game engines) start
 
 
 class ExportError(RuntimeError):
@@ -65,7 +71,8 @@ def export_fbx(path: str | Path, objects: Sequence[bpy.types.Object], preset: st
         raise ExportError(f"Unknown FBX preset {preset!r}: use one of {', '.join(FBX_PRESETS)}.")
     path = _output(path, (".fbx",))
     _enable("fbx")
-    with _shown(objects), _selected(objects), _scene_range(objects), _replaced_on_success(path) as partial:
+    with _shown(objects), _selected(objects), _keys_moved(objects, FBX_FRAME_SHIFT), \
+            _scene_range(objects), _replaced_on_success(path) as partial:
         bpy.ops.export_scene.fbx(filepath=str(partial), **_FBX_COMMON, **FBX_PRESETS[preset])
     return path
 
@@ -169,6 +176,31 @@ def _scene_range(objects: Sequence[bpy.types.Object]) -> Iterator[None]:
         yield
     finally:
         scene.frame_start, scene.frame_end = saved
+
+
+@contextmanager
+def _keys_moved(objects: Sequence[bpy.types.Object], frames: int) -> Iterator[None]:
+    """The keys (and handles) of the objects' active actions, their shape keys' included, moved by `frames` while
+    the block runs; each action moves once, however many objects share it."""
+    owners = [owner for obj in objects for owner in (obj, getattr(getattr(obj, "data", None), "shape_keys", None))
+              if owner is not None and owner.animation_data and owner.animation_data.action]
+    actions = list({owner.animation_data.action.name_full: owner.animation_data.action for owner in owners}.values())
+    curves = [fcurve for action in actions for fcurve in action_fcurves(action)]
+    _move_keys(curves, frames)
+    try:
+        yield
+    finally:
+        _move_keys(curves, -frames)
+
+
+def _move_keys(curves: list[bpy.types.FCurve], frames: int) -> None:
+    for fcurve in curves:
+        points = fcurve.keyframe_points
+        for prop in ("co", "handle_left", "handle_right"):
+            values = np.empty(2 * len(points), dtype=np.float32)
+            points.foreach_get(prop, values)
+            values[0::2] += frames
+            points.foreach_set(prop, values)
 
 
 VISIBILITY_PATHS = ("hide_viewport", "hide_render")

@@ -17,10 +17,12 @@ import bpy
 
 from backend.data_folder import choose_estimator
 from backend.errors import BackendError
-from smpl_rig.motion import load_motion
+from backend.people_summary import SUMMARY_NAME, PersonSummary, read_summary
+from smpl_rig.motion import Motion, load_motion
 
 from .footage import place_footage
 from .importer import import_motion
+from .people_list import remember_result
 from .runner import BackendRun, Outcome, StageProgress, backend_command, format_eta
 
 POLL_SECONDS = 0.25
@@ -48,6 +50,7 @@ class ImportRequest:
     smooth: float | None = None
     person_ids: list[int] | None = None  # None: everyone
     min_frames: int | None = None  # drop people tracked for fewer frames; None: the backend's default
+    rejoin: float | None = None  # seconds within which a returning person keeps their id; None: the backend's
     foot_lock: bool = True  # keep planted feet in place
     work_dir: str = ""  # where the run folder goes; empty: the system's temporary folder
 
@@ -83,12 +86,15 @@ class ImportJob:
         self.warning = ""  # a success with a caveat
         self.log = ""
         self.objects: list[bpy.types.Object] = []
+        self.motion: Motion | None = None  # the estimated motion, once the backend succeeded
+        self.people: list[PersonSummary] = []  # who the backend found (all of them, imported or not)
         self.out_dir = Path(tempfile.mkdtemp(prefix="blender_vibe-", dir=request.work_dir or None))
         # absolute (the backend starts in the run folder) but not resolved: a venv's python is a symlink to keep
         args = backend_command(
             os.path.abspath(request.python), str(Path(request.video).resolve()), str(self.out_dir),
             data_dir=request.data_dir, estimator=request.estimator, device=request.device, frames=request.frames,
-            min_frames=request.min_frames, smooth=request.smooth, foot_lock=request.foot_lock,
+            min_frames=request.min_frames, smooth=request.smooth, rejoin=request.rejoin,
+            foot_lock=request.foot_lock,
         )
         try:
             self.run = BackendRun(args, self.out_dir)
@@ -142,12 +148,18 @@ class ImportJob:
             self._end(FAILED, f"{outcome.error} {outcome.fix}".strip())
             return
         try:
-            motion = load_motion(outcome.motion)
+            self.motion = motion = load_motion(outcome.motion)
             self.objects = import_motion(context, motion, self.request.data_dir, self.request.person_ids,
                                          collection_name=f"VIBE {Path(self.request.video).stem}")
         except Exception as exc:  # the importer already removed what it made; report whatever went wrong
             self._end(FAILED, f"The motion was estimated but could not be imported: {exc}.")
             return
+        try:
+            self.people = read_summary(Path(outcome.motion).parent / SUMMARY_NAME)
+            remember_result(context.scene, outcome.motion, str(Path(self.request.video).resolve()), self.people,
+                            self.request.person_ids)
+        except (OSError, ValueError, KeyError) as exc:
+            self.warning = f"The list of the people found could not be read: {exc}."
         imported = ", ".join(str(obj.get("vibe_track_id", obj.name)) for obj in self.objects)
         found = ", ".join(str(i) for i in sorted(motion.people))
         message = (f"Imported {len(self.objects)} of {len(motion.people)} people (track ids {imported}; "
@@ -155,7 +167,7 @@ class ImportJob:
         if motion.world is not None:
             message += f" {motion.world_note}"
         else:  # no floor: the people stand in the camera frame, as the note explains
-            self.warning = motion.world_note
+            self.warning = f"{self.warning} {motion.world_note}".strip()
         try:
             place_footage(context, str(Path(self.request.video).resolve()), motion.width, motion.height,
                           self.objects[0].users_collection[0], motion.world)

@@ -65,6 +65,11 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
         description="People seen for fewer frames than this are skipped (brief passers-by, false detections); "
                     "lower it for very short clips",
     )
+    rejoin: bpy.props.FloatProperty(
+        name="Rejoin within", min=0.0, soft_max=30.0, default=10.0, step=100, unit="TIME_ABSOLUTE",
+        description="A person who leaves the picture (or stays hidden) and comes back within this time keeps their "
+                    "track id when their clothes clearly match; 0 gives everyone who comes back a new id",
+    )
     smoothing: bpy.props.FloatProperty(
         name="Smoothing", min=0.0, soft_max=5.0, default=1.5, step=10,
         description="Calms jitter: 0 keeps every wobble, higher values give smoother but less snappy motion",
@@ -96,7 +101,8 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
             video=bpy.path.abspath(self.video), python=backend_python(context),
             data_dir=data_dir_preference(context), estimator=self.estimator.lower(), device=self.device.lower(),
             frames=(self.frame_first - 1, self.frame_last) if self.use_frame_range else None,
-            smooth=self.smoothing, person_ids=person_ids, min_frames=self.min_frames, foot_lock=self.foot_lock,
+            smooth=self.smoothing, person_ids=person_ids, min_frames=self.min_frames, rejoin=self.rejoin,
+            foot_lock=self.foot_lock,
         )
 
 
@@ -121,6 +127,7 @@ class VIBE_PT_import_motion(SidebarPanel, bpy.types.Panel):
             row.prop(settings, "frame_first")
             row.prop(settings, "frame_last")
         layout.prop(settings, "min_frames")
+        layout.prop(settings, "rejoin")
         layout.prop(settings, "smoothing")
         layout.prop(settings, "foot_lock")
         layout.prop(settings, "device")

@@ -22,10 +22,26 @@ _EOF = None
 TAIL_LINES = 20
 
 
-def packages_dir() -> Path:
-    """The folder holding `backend/` and `smpl_rig/`: `_bundled` inside the installed add-on, else the repository."""
-    bundled = Path(__file__).resolve().parent / "_bundled"
-    return bundled if bundled.is_dir() else Path(__file__).resolve().parent.parent
+ADDON_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class BackendCode:
+    """Where a child interpreter finds the backend: the folder for its PYTHONPATH, the module `-m` runs, and the
+    pinned requirements its environment needs."""
+
+    pythonpath: Path
+    module: str
+    requirements: Path
+
+
+def backend_code() -> BackendCode:
+    """The add-on's own package `_bundled` when built (build_addon.py: its imports are relative, so it runs as
+    `_bundled.backend` from the add-on folder), else the repository's `backend/`."""
+    bundled = ADDON_DIR / "_bundled"
+    if (bundled / "__init__.py").is_file():
+        return BackendCode(ADDON_DIR, "_bundled.backend", bundled / "requirements.txt")
+    return BackendCode(ADDON_DIR.parent, "backend", ADDON_DIR.parent / "requirements.txt")
 
 
 def child_environment(pythonpath: Path) -> dict[str, str]:
@@ -204,9 +220,11 @@ class EtaClock:
 
 def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = "", estimator: str = "auto",
                     device: str = "auto", frames: tuple[int, int | None] | None = None, min_frames: int | None = None,
-                    smooth: float | None = None, foot_lock: bool | None = None) -> list[str]:
-    """The `python -m backend ...` command line; options left at None/empty use the backend's defaults."""
-    args = [python, "-m", "backend", video, "--out", out_dir, "--estimator", estimator, "--device", device]
+                    smooth: float | None = None, rejoin: float | None = None,
+                    foot_lock: bool | None = None) -> list[str]:
+    """The `python -m backend ...` command line (the module as `backend_code()` names it); options left at
+    None/empty use the backend's defaults."""
+    args = [python, "-m", backend_code().module, video, "--out", out_dir, "--estimator", estimator, "--device", device]
     if data_dir:
         args += ["--data-dir", data_dir]
     if frames is not None:
@@ -216,6 +234,8 @@ def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = ""
         args += ["--min-frames", str(min_frames)]
     if smooth is not None:
         args += ["--smooth", repr(float(smooth))]
+    if rejoin is not None:
+        args += ["--rejoin", repr(float(rejoin))]
     if foot_lock is not None:
         args.append("--foot-lock" if foot_lock else "--no-foot-lock")
     return args
@@ -232,8 +252,8 @@ class BackendRun:
         self.outcome: Outcome | None = None
         self._eta = EtaClock(clock)
         self._final: dict | None = None
-        self._process = LineProcess(args, self.console_log, env=child_environment(pythonpath or packages_dir()),
-                                    cwd=self.out_dir)
+        env = child_environment(pythonpath or backend_code().pythonpath)
+        self._process = LineProcess(args, self.console_log, env=env, cwd=self.out_dir)
 
     @property
     def running(self) -> bool:
@@ -287,11 +307,12 @@ class BackendRun:
         if "error" in final:
             return Outcome(ok=False, error=str(final["error"]), fix=str(final.get("fix", "")), log=log, info=info)
         last = next((line for line in reversed(self._process.tail) if line.strip()), "")
+        backend_log = self.out_dir / "backend.log"  # once started, the backend sends what its libraries say there
         return Outcome(
             ok=False, error=f"The backend stopped without a result (exit code {returncode}). {last}".strip(),
             fix="Check that the backend's Python has its requirements installed (Preferences > Add-ons > "
-                "blender-vibe > Set up backend), then look at the console log.",
-            log=str(self.console_log),
+                "blender-vibe > Set up backend), then look at the log.",
+            log=str(backend_log if backend_log.is_file() else self.console_log),
         )
 
 

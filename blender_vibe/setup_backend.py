@@ -11,7 +11,7 @@ from pathlib import Path
 
 import bpy
 
-from .runner import LineProcess, child_environment, packages_dir
+from .runner import BackendCode, LineProcess, backend_code, child_environment
 
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 POLL_SECONDS = 0.5
@@ -35,7 +35,7 @@ def default_venv_dir() -> Path:
 
 
 def requirements_file() -> Path:
-    return packages_dir() / "requirements.txt"
+    return backend_code().requirements
 
 
 def requirement_names(requirements: str | Path) -> list[str]:
@@ -72,16 +72,17 @@ class SetupStep:
 
 
 class SetupJob:
-    """Create `venv_dir`, pip-install `requirements` into it, then check that `python -m backend --help` starts."""
+    """Create `venv_dir`, pip-install `requirements` into it, install the person detector's model, then check that
+    `python -m backend --help` starts."""
 
     def __init__(self, venv_dir: str | Path, requirements: str | Path, base_python: str = sys.executable,
-                 pip_args: tuple[str, ...] = (), pythonpath: Path | None = None) -> None:
+                 pip_args: tuple[str, ...] = (), code: BackendCode | None = None) -> None:
         self.venv_dir = Path(venv_dir)
         self.log_path = self.venv_dir.parent / f"{self.venv_dir.name}-setup.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_text("", encoding="utf-8")
-        self.pythonpath = pythonpath or packages_dir()
-        self.env = child_environment(self.pythonpath)
+        self.code = code or backend_code()
+        self.env = child_environment(self.code.pythonpath)
         self._wanted = requirement_names(requirements)
         self._collected: set[str] = set()
         python = str(venv_python(self.venv_dir))
@@ -90,7 +91,9 @@ class SetupJob:
             SetupStep("Installing packages (a large download, it can take a while)",
                       [python, "-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements),
                        *pip_args], 0.8),
-            SetupStep("Checking that the backend starts", [python, "-m", "backend", "--help"], 0.1),
+            SetupStep("Installing the person detector's model (MoveNet, 9 MB)",
+                      [python, "-m", f"{self.code.module}.detector_model", "install"], 0.05),
+            SetupStep("Checking that the backend starts", [python, "-m", self.code.module, "--help"], 0.05),
         ]
         self.step_index = 0
         self.detail = ""
@@ -148,7 +151,7 @@ class SetupJob:
         with open(self.log_path, "a", encoding="utf-8") as log:
             log.write(f"$ {' '.join(step.args)}\n")
         # `python -m` looks in the working folder first: make it the one holding the backend, not Blender's.
-        return LineProcess(step.args, self.log_path, env=self.env, cwd=self.pythonpath)
+        return LineProcess(step.args, self.log_path, env=self.env, cwd=self.code.pythonpath)
 
     def _note(self, line: str) -> None:
         """Follow pip: each requirement it starts collecting moves the bar; the line itself becomes the detail."""

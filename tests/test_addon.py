@@ -6,17 +6,22 @@ add-on is always the built zip, so these tests also check that it carries everyt
 a backend without the real one, a fake `python` (a script) answers with the backend's JSON lines.
 """
 
+import ast
+import importlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
+import types
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +40,24 @@ def addon_zip(tmp_path_factory) -> Path:
     return build(tmp_path_factory.mktemp("dist"))
 
 
+def build_variant(folder: Path, version: str) -> Path:
+    """The add-on built from a copy of the repository whose version is `version` and whose bundled packages and
+    add-on modules carry `BUILD_MARK = version`: a stand-in for a newer release."""
+    from build_addon import build
+
+    ignore = shutil.ignore_patterns("__pycache__")
+    for package in ("blender_vibe", "smpl_rig", "backend"):
+        shutil.copytree(ROOT / package, folder / package, ignore=ignore)
+    for name in ("requirements.txt", "NOTICE"):
+        shutil.copy(ROOT / name, folder / name)
+    init = folder / "backend" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', init.read_text()))
+    for module in ("smpl_rig/__init__.py", "backend/__init__.py", "blender_vibe/runner.py"):
+        with open(folder / module, "a") as fh:
+            fh.write(f"\nBUILD_MARK = {version!r}\n")
+    return build(folder / "dist", root=folder)
+
+
 @pytest.fixture
 def plain_clip(tmp_path) -> Path:
     """A short video with no person: enough for the fake backend and for Blender's movie clip."""
@@ -50,7 +73,8 @@ def fake_python(tmp_path) -> Path:
     script = tmp_path / "fake_backend.py"
     script.write_text(FAKE_BACKEND)
     python = tmp_path / "fake-python"
-    python.write_text(f'#!/bin/sh\nshift 2\nexec "{VENV_PYTHON}" "{script}" "$@"\n')  # drops "-m backend"
+    # drops "-m MODULE"; the fake imports the repository's smpl_rig
+    python.write_text(f'#!/bin/sh\nshift 2\nPYTHONPATH="{ROOT}" exec "{VENV_PYTHON}" "{script}" "$@"\n')
     python.chmod(0o755)
     return python
 
@@ -80,24 +104,88 @@ def test_build_writes_one_reproducible_versioned_zip_with_sources_only(tmp_path,
     names = set(zipfile.ZipFile(addon_zip).namelist())
     assert all(name.startswith("blender_vibe/") for name in names), "one folder: the legacy installer needs it"
     assert {"blender_vibe/__init__.py", "blender_vibe/blender_manifest.toml", "blender_vibe/_bundled/requirements.txt",
-            "blender_vibe/_bundled/backend/__main__.py", "blender_vibe/_bundled/backend/data_folder.py",
-            "blender_vibe/_bundled/smpl_rig/motion.py"} <= names
+            "blender_vibe/_bundled/__init__.py", "blender_vibe/_bundled/backend/__main__.py",
+            "blender_vibe/_bundled/backend/data_folder.py", "blender_vibe/_bundled/smpl_rig/motion.py"} <= names
     assert not [name for name in names if name.endswith((".pkl", ".pth", ".tar", ".weights", ".npy", ".npz", ".pyc"))
                 or "/train/" in name or "__pycache__" in name]
     assert build(tmp_path).read_bytes() == addon_zip.read_bytes(), "the same sources give the same zip"
 
     zipfile.ZipFile(addon_zip).extractall(tmp_path / "unpacked")
-    bundled = tmp_path / "unpacked" / "blender_vibe" / "_bundled"
-    env = {**os.environ, "PYTHONPATH": str(bundled)}
-    probe = ("import backend, backend.cli, backend.pipeline, backend.estimators, backend.vibe, backend.tcmr, "
-             "backend.default_estimator; print(backend.__file__)")
+    addon = tmp_path / "unpacked" / "blender_vibe"
+    env = {**os.environ, "PYTHONPATH": str(addon)}  # as runner.backend_code() starts the bundled backend
+    probe = ("import _bundled.backend.cli, _bundled.backend.pipeline, _bundled.backend.estimators, "
+             "_bundled.backend.vibe, _bundled.backend.tcmr, _bundled.backend.default_estimator, sys; "
+             "assert not {'backend', 'smpl_rig'} & set(sys.modules), 'a top-level copy was imported'; "
+             "print(_bundled.backend.__file__)")
     imported = subprocess.run([VENV_PYTHON, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert imported.returncode == 0, f"the bundled backend cannot run on its own:\n{imported.stderr[-2000:]}"
-    assert imported.stdout.strip().startswith(str(bundled))
+    assert imported.stdout.strip().startswith(str(addon / "_bundled" / "backend"))
+    helped = subprocess.run([VENV_PYTHON, "-m", "_bundled.backend", "--help"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert helped.returncode == 0 and "--out" in helped.stdout, helped.stderr[-2000:]
 
 
-def test_zip_installs_as_extension_and_registers_cleanly_twice(tmp_path, addon_zip):
-    run_scenario("extension_install", tmp_path, zip=addon_zip)
+def test_built_code_imports_the_bundled_packages_relative_to_its_place_in_the_add_on(addon_zip):
+    """Every .py of the zip: no absolute import of the repository's packages is left (they would be top-level
+    modules in Blender); the rewritten forms are checked by importing every module in the extension scenario."""
+    from build_addon import PLACES
+
+    with zipfile.ZipFile(addon_zip) as archive:
+        sources = {name: archive.read(name).decode() for name in archive.namelist() if name.endswith(".py")}
+    absolute = []
+    for name, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            absolute += [f"{name}:{node.lineno} {module}" for module in modules if module.split(".")[0] in PLACES]
+    assert not absolute, absolute
+    assert "from .._bundled.smpl_rig.rotations import" in sources["blender_vibe/retarget/bake.py"]
+    assert "from ..smpl_rig.motion import" in sources["blender_vibe/_bundled/backend/pipeline.py"]
+
+
+def test_build_rewrites_every_import_form_and_refuses_those_without_a_relative_one():
+    from build_addon import relative_imports
+
+    source = textwrap.dedent("""\
+        import os, backend as b
+        import smpl_rig
+        from smpl_rig.motion import load_motion
+        from blender_vibe.runner import LineProcess
+        if True: from backend.video import \\
+            VideoReader
+        def f():
+            from smpl_rig.blender.action import (new_action,
+                                                 write_curves)
+            import backend.errors as errors
+            return "from backend import text stays"
+    """)
+    assert relative_imports(source, "blender_vibe/retarget/bake.py") == textwrap.dedent("""\
+        import os; from .._bundled import backend as b
+        from .._bundled import smpl_rig
+        from .._bundled.smpl_rig.motion import load_motion
+        from ..runner import LineProcess
+        if True: from .._bundled.backend.video import \\
+            VideoReader
+        def f():
+            from .._bundled.smpl_rig.blender.action import (new_action,
+                                                 write_curves)
+            from .._bundled.backend import errors as errors
+            return "from backend import text stays"
+    """)
+    bundled = relative_imports("from smpl_rig.fk import fk\nfrom backend import __version__\n",
+                               "blender_vibe/_bundled/backend/default_estimator/solver.py")
+    assert bundled == "from ...smpl_rig.fk import fk\nfrom .. import __version__\n"
+    for source, name, message in (
+            ("import smpl_rig.motion\n", "blender_vibe/importer.py", "write 'from smpl_rig import ...'"),
+            ("import blender_vibe as addon\n", "blender_vibe/headless.py", "no package-relative form"),
+            ("from blender_vibe.runner import f\n", "blender_vibe/_bundled/backend/cli.py", "must not import")):
+        with pytest.raises(SystemExit, match=re.escape(message)):
+            relative_imports(source, name)
+
+
+def test_zip_installs_upgrades_in_place_and_uninstalls_leaving_nothing(tmp_path):
+    releases = [build_variant(tmp_path / version, version) for version in ("90.0.0", "91.0.0", "92.0.0")]
+    run_scenario("extension_lifecycle", tmp_path, releases=releases)
 
 
 def test_zip_installs_through_the_legacy_installer(tmp_path, addon_zip):
@@ -137,6 +225,7 @@ def test_setup_backend_builds_an_environment_and_shows_a_failing_log(tmp_path, a
     fake_backend.mkdir(parents=True)
     (fake_backend / "__init__.py").write_text("")
     (fake_backend / "__main__.py").write_text("import tinypkg\nprint('backend help', tinypkg.ANSWER)\n")
+    (fake_backend / "detector_model.py").write_text("print('detector model installed')\n")
     run_scenario("setup_backend", tmp_path, zip=addon_zip, wheels=wheels, pythonpath=fake_backend.parent)
 
 
@@ -168,6 +257,8 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     result = headless(tmp_path, plain_clip, "-o", blend, "--python", fake_python, "--people", "1")
     assert result.returncode == 0, result.stderr[-4000:]
     assert "Imported 1 of 2 people (track ids 1; the video has 1, 2)" in result.stdout
+    assert "  Person 1: frames 1-30 (30 tracked), about 50 px tall\n" in result.stdout, "everyone found is listed"
+    assert "  Person 2: frames 6-30 (25 tracked), about 50 px tall (not imported)\n" in result.stdout
     assert f"saved {blend}" in result.stdout
     run_scenario("check_saved_blend", tmp_path, blend=blend)
 
@@ -184,11 +275,34 @@ def test_headless_command_saves_blend_or_fbx_and_refuses_bad_input(tmp_path, pla
     assert missing.returncode == 2 and "Video not found" in missing.stderr
     wrong = headless(tmp_path, plain_clip, "-o", tmp_path / "result.txt")
     assert wrong.returncode == 2 and "must end in .blend, .fbx" in wrong.stderr
+    wrong = headless(tmp_path, plain_clip, "-o", blend, "--preview-video", tmp_path / "preview.mov")
+    assert wrong.returncode == 2 and "--preview-video must end in .mp4 or .avi; got preview.mov" in wrong.stderr
     not_blend = headless(tmp_path, plain_clip, "-o", fbx, "--python", fake_python, "--target", plain_clip)
     assert not_blend.returncode == 2 and "--target must be a .blend file" in not_blend.stderr
     for option, value in (("--smooth", "-1"), ("--smooth", "nan"), ("--min-frames", "0")):
         refused = headless(tmp_path, plain_clip, "-o", blend, option, value)
         assert refused.returncode == 2 and f"argument {option}" in refused.stderr, refused.stderr
+
+
+PROGRESS_LINE = re.compile(r"(Starting|[A-Z][a-z]+ \d+/\d+(, about \d+(\.\d)? (s|min|h) left)?)")
+
+
+def test_headless_with_the_real_backend_keeps_the_terminal_for_progress_and_results(tmp_path, real_backend):
+    from tests.videos import moving_people, write_video
+
+    frames, _ = moving_people(30, 240, 320, [((100, 10), (120, 20))], person_height=220)
+    clip = write_video(tmp_path / "person.mp4", frames, fps=25.0)
+    fbx = tmp_path / "out" / "person.fbx"
+    result = headless(tmp_path, clip, "-o", fbx, "--python", real_backend, "--estimator", "default",
+                      "--min-frames", "5")
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = result.stdout.splitlines()
+    assert lines[2:] == [f"saved {fbx}"] and re.fullmatch(r"  Person 1: frames 1-30 \(30 tracked\), about \d+ px tall",
+                                                          lines[1]), lines
+    assert result.stdout.startswith("Imported 1 of 1 people")
+    chatter = [line for line in result.stderr.splitlines() if not PROGRESS_LINE.fullmatch(line)]
+    assert not chatter, chatter
+    assert "FBX export starting" in (tmp_path / "out" / "person.log").read_text(), "the exporter's chatter is logged"
 
 
 def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
@@ -199,28 +313,61 @@ def test_headless_fbx_holds_every_person(tmp_path, plain_clip, fake_python):
     assert b"Person 1" in data and b"Person 2" in data, "person 2 (first seen at video frame 5) is missing"
 
 
-def test_headless_writes_several_formats_and_a_preview_over_the_footage(tmp_path, plain_clip, fake_python):
+def _drawn_mask(picture, footage):
+    """Pixels a preview drew over the footage (BGR pictures of the same size)."""
+    return np.abs(picture.astype(int) - footage.astype(int)).sum(axis=-1) > 90
+
+
+def _near(picture, colour, tolerance: int = 60) -> int:
+    """How many pixels are within `tolerance` of a BGR colour (compressed video smears colours a little)."""
+    return int((np.abs(picture.astype(int) - np.array(colour)).max(axis=-1) < tolerance).sum())
+
+
+def _pelvis_drawn_at(drawn, u: float) -> bool:
+    """Skeleton drawn at the fake people's pelvis: 6 m away, 0.2 m below the optical axis, x = u pixels (with
+    f = the image diagonal, 200 px, the pelvis row is v = 66.7)."""
+    ys, xs = np.nonzero(drawn)
+    return bool(np.any((np.abs(ys - 66.7) < 4) & (np.abs(xs - u) < 5)))
+
+
+def test_headless_writes_several_formats_and_previews_over_the_footage(tmp_path, plain_clip, fake_python):
     import cv2
-    import numpy as np
 
     from backend.video import VideoReader
+    from blender_vibe.drawing import person_colour
 
     outputs = [tmp_path / f"all.{suffix}" for suffix in ("blend", "fbx", "bvh", "glb")]
-    preview = tmp_path / "preview.png"
+    sheet_path, video_path = tmp_path / "preview.png", tmp_path / "preview.mp4"
     args = [arg for output in outputs for arg in ("-o", output)]
-    result = headless(tmp_path, plain_clip, *args, "--python", fake_python, "--preview", preview)
+    result = headless(tmp_path, plain_clip, *args, "--python", fake_python, "--preview", sheet_path,
+                      "--preview-video", video_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert outputs[2].read_text().startswith("HIERARCHY") and outputs[3].read_bytes()[:4] == b"glTF"
     assert outputs[1].read_bytes().startswith(b"Kaydara FBX Binary") and outputs[0].stat().st_size > 0
-    image = cv2.imread(str(preview))
-    _, first = next(iter(VideoReader(plain_clip)))
-    drawn = np.abs(image.astype(int) - cv2.cvtColor(first, cv2.COLOR_RGB2BGR)).sum(axis=-1) > 90
-    ys, xs = np.nonzero(drawn)
-    # The fake people stand 6 m away at x 0..0.3 m, pelvis 0.2 m below the optical axis: with f = the image
-    # diagonal (200 px) the pelvis lands at u = 80..90, v = 66.7; the drawn skeleton must be there.
-    assert image.shape[:2] == (120, 160) and drawn.any()
-    assert np.any((np.abs(ys - 66.7) < 4) & (xs > 76) & (xs < 94))
-    assert xs.min() > 40 and xs.max() < 130  # nothing drawn far from the people
+    assert f"saved {sheet_path}" in result.stdout and f"saved {video_path}" in result.stdout
+
+    # The fake people walk from x = 0 to 0.3 m over video frames 0..29 (pelvis at u = 80..90 px); person 2 is seen
+    # from frame 5. Every frame of the plain clip is the same picture, so what differs from it was drawn.
+    _, footage = next(iter(VideoReader(plain_clip)))
+    footage = cv2.cvtColor(footage, cv2.COLOR_RGB2BGR)
+    sheet = cv2.imread(str(sheet_path))
+    assert sheet.shape == (2 * 120 + 4, 3 * 160 + 2 * 4, 3), "six frames, three to a row, 4 px apart"
+    tiles = [sheet[r * 124:r * 124 + 120, c * 164:c * 164 + 160] for r in range(2) for c in range(3)]
+    drawn = [_drawn_mask(tile, footage) for tile in tiles]
+    assert _pelvis_drawn_at(drawn[0], 80) and _pelvis_drawn_at(drawn[-1], 90), "the first and last frames"
+    for mask in drawn:
+        xs = np.nonzero(mask[20:])[1]  # below the frame number
+        assert xs.min() > 40 and xs.max() < 130, "nothing drawn far from the people"
+    one, two = person_colour(1), person_colour(2)
+    assert _near(tiles[0], one, 10) > 20 and _near(tiles[0], two, 10) == 0, "frame 1: only person 1"
+    assert _near(tiles[-1], two, 10) > 20, "the last frame: person 2 too, in their own colour"
+
+    reader = VideoReader(video_path)
+    assert (reader.num_frames, reader.fps, reader.width, reader.height) == (30, 25.0, 160, 120)
+    frames = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for _, rgb in reader]
+    assert _pelvis_drawn_at(_drawn_mask(frames[0], footage), 80)
+    assert _pelvis_drawn_at(_drawn_mask(frames[29], footage), 90)
+    assert _near(frames[4], two) < 5 < 20 < _near(frames[5], two), "person 2 appears at video frame 5"
 
 
 def test_headless_preview_of_a_frame_the_video_lacks_is_a_clear_error(tmp_path, fake_python):
@@ -301,6 +448,10 @@ FAKE_BACKEND = textwrap.dedent('''
     motion = Motion(fps=25.0, width=160, height=120, estimator="default", source=video,
                     people={1: person(0, 30), 2: person(5, 25)})
     path = save_motion(motion, os.path.join(out, "motion.npz"))
+    from backend.people_summary import summarise, write_summary
+    thumbnail = np.zeros((128, 128, 3), np.uint8)
+    thumbnail[20:110, 50:78] = (200, 40, 40)
+    write_summary(out, summarise(motion.people), {1: thumbnail})  # person 2's thumbnail is missing
     emit(result="ok", motion=path.as_posix(), people=[1, 2], log=os.path.join(out, "backend.log"))
 ''')
 
@@ -364,27 +515,96 @@ def _import_error() -> str:
     raise AssertionError(f"the import did not report an error: {result}")
 
 
-def scenario_extension_install(zip: str) -> None:
+def _ours() -> list[str]:
+    """Loaded modules of ours: the add-on's package and anything named like what it bundles."""
+    tops = ("blender_vibe", "backend", "smpl_rig", "_bundled")
+    return sorted(name for name in sys.modules if name.startswith(PACKAGE) or name.split(".")[0] in tops)
+
+
+def _check_version_everywhere(module, version: str) -> None:
+    """The add-on runs `version`'s code throughout: its modules, the bundled packages, the registered classes, and
+    every function, class or module one of its modules refers to is the one now loaded (none left from before)."""
+    import addon_utils
+    import bpy
+
+    assert module is sys.modules[PACKAGE] and module.__version__ == version
+    assert addon_utils.module_bl_info(module)["version"] == tuple(int(x) for x in version.split("."))
+    for name in ("_bundled.smpl_rig", "_bundled.backend", "runner"):
+        assert getattr(importlib.import_module(f"{PACKAGE}.{name}"), "BUILD_MARK", None) == version, name
+    loaded = {name: sys.modules[name] for name in _ours()}
+    assert all(name.startswith(PACKAGE) for name in loaded), "only the add-on's own package is loaded"
+    folder = Path(module.__file__).parent
+    for name, loaded_module in loaded.items():
+        assert Path(loaded_module.__file__).is_relative_to(folder), name
+        for value in vars(loaded_module).values():
+            owner = getattr(value, "__module__", None) if isinstance(value, (type, types.FunctionType)) else None
+            if isinstance(value, types.ModuleType) and value.__name__.startswith(PACKAGE):
+                assert sys.modules.get(value.__name__) is value, f"{name} refers to an old {value.__name__}"
+            elif owner and owner.startswith(PACKAGE) and value.__qualname__ == value.__name__:
+                assert vars(sys.modules[owner]).get(value.__name__) is value, f"{name} holds an old {owner}.{value}"
+    for operator in OPERATORS:
+        cls = getattr(bpy.types, f"VIBE_OT_{operator}")
+        assert getattr(sys.modules[cls.__module__], cls.__name__) is cls, f"{operator} is registered from old code"
+
+
+def _install(zip_path: str, version: str):
+    import addon_utils
+
+    path_before = list(sys.path)
+    module = _install_extension(zip_path)
+    _assert_registered(True)
+    _check_version_everywhere(module, version)
+    assert sys.path == path_before, "installing changed sys.path"
+    addon_utils._extensions_warnings_get._is_first = True  # recompute Blender's policy check (sys.path, modules)
+    assert PACKAGE not in addon_utils._extensions_warnings_get(), addon_utils._extensions_warnings_get()[PACKAGE]
+    return module
+
+
+def _uninstall() -> None:
+    import bpy
+
+    repos = [repo.module for repo in bpy.context.preferences.extensions.repos]
+    folder = Path(sys.modules[PACKAGE].__file__).parent if PACKAGE in sys.modules else None
+    result = bpy.ops.extensions.package_uninstall(repo_index=repos.index("user_default"), pkg_id="blender_vibe")
+    assert result == {"FINISHED"} and (folder is None or not folder.exists())
+    _assert_registered(False)
+
+
+def scenario_extension_lifecycle(releases: list[str]) -> None:
+    """Install, upgrade in place while enabled, disable and re-enable, upgrade while disabled, uninstall (three
+    releases 90, 91 and 92 of the add-on)."""
     import addon_utils
     import bpy
     from bl_pkg.cli.blender_ext import pkg_manifest_from_archive_and_validate
 
-    manifest = pkg_manifest_from_archive_and_validate(zip, strict=True)
+    manifest = pkg_manifest_from_archive_and_validate(releases[0], strict=True)
     assert not isinstance(manifest, str), f"Blender rejects the manifest: {manifest}"
-    module = _install_extension(zip)
-    version = tuple(int(x) for x in module.__version__.split("."))
-    assert manifest.version == module.__version__
-    assert addon_utils.module_bl_info(module)["version"] == version
-    _assert_registered(True)
+    assert manifest.version == "90.0.0"
+    module = _install(releases[0], "90.0.0")
+    for name in sorted(Path(module.__file__).parent.rglob("*.py")):  # every module imports inside the package
+        if name.name != "__main__.py":
+            parts = name.relative_to(Path(module.__file__).parent).with_suffix("").parts
+            importlib.import_module(".".join((PACKAGE, *parts)).removesuffix(".__init__"))
+    assert not [name for name in _ours() if not name.startswith(PACKAGE)], _ours()
+
+    _install(releases[1], "91.0.0")
     for _ in range(2):
         addon_utils.disable(PACKAGE, default_set=True, handle_error=_raise)
         _assert_registered(False)
         assert PACKAGE not in bpy.context.preferences.addons
-        addon_utils.enable(PACKAGE, default_set=True, handle_error=_raise)
+        assert _ours() in ([], [PACKAGE]), "only the package Blender keeps for a disabled add-on is left"
+        module = addon_utils.enable(PACKAGE, default_set=True, handle_error=_raise)
         _assert_registered(True)
-    assert module.runner.packages_dir() == Path(module.__file__).parent / "_bundled"
-    assert Path(sys.modules["backend"].__file__).is_relative_to(module.runner.packages_dir()), \
-        "the bundled backend package is the one imported"
+        _check_version_everywhere(module, "91.0.0")
+    addon_utils.disable(PACKAGE, default_set=True, handle_error=_raise)
+    _install(releases[2], "92.0.0")
+
+    _uninstall()
+    assert not _ours() and not [path for path in sys.path if "blender_vibe" in path], (_ours(), sys.path)
+    _install(releases[0], "90.0.0")  # and an older one after the removal, in the same session
+    addon_utils.disable(PACKAGE, default_set=True, handle_error=_raise)
+    _uninstall()
+    assert _ours() in ([], [PACKAGE]) and not [path for path in sys.path if "blender_vibe" in path]
 
 
 def scenario_legacy_install(zip: str) -> None:
@@ -510,6 +730,42 @@ def scenario_import_with_fake_backend(zip: str, video: str, python: str) -> None
         u, v = focal * x / z + width / 2, focal * y / z + height / 2
         ndc = world_to_camera_view(scene, camera, Vector((x, z, -y)))
         assert abs(ndc.x * width - u) < 1e-3 and abs((1 - ndc.y) * height - v) < 1e-3, (ndc, u, v)
+    _check_found_people(module, job)
+
+
+def _check_found_people(module, job) -> None:
+    """After the run with track id 2 chosen: the list shows both people, 2 ticked; re-import 1 without a run."""
+    import bpy
+
+    result = bpy.context.scene.vibe_result
+    rows = [(p.track_id, p.use, p.first_frame, p.last_frame, p.frames, round(p.height_px)) for p in result.people]
+    assert rows == [(1, False, 1, 30, 30, 50), (2, True, 6, 30, 25, 50)], rows
+    people_list = module.people_list
+    assert tuple(people_list.thumbnail(result.people[0].thumbnail).image_size) == (128, 128)
+    assert people_list.thumbnail(result.people[1].thumbnail) is None, "a missing thumbnail is no icon, no error"
+    text, calls = _draw(people_list.VIBE_PT_found_people.draw, None)
+    assert "2 people in" in text and "Person 1: frames 1-30 (30 tracked), about 50 px tall" in text
+    assert any(name == "template_list" for name, _ in calls) and any(name == "template_icon" for name, _ in calls)
+    assert ("operator", {"operator": "vibe.import_found_people", "text": "Import ticked (1)", "icon": "IMPORT"}) \
+        in calls
+    text, _ = _draw(lambda self, context: people_list.VIBE_UL_found_people.draw_item(
+        self, context, self.layout, result, result.people[1], 0, result, "index"), None)
+    assert text == "Person 2 6-30 50 px"
+
+    assert bpy.ops.vibe.tick_found_people(tick=False) == {"FINISHED"}
+    assert not people_list.VIBE_OT_import_found_people.poll(bpy.context), "nobody ticked"
+    result.people[0].use = True
+    assert bpy.ops.vibe.import_found_people() == {"FINISHED"}
+    assert module.job_op.last_job() is job, "no new backend run"
+    armatures = sorted((obj.name, obj["vibe_track_id"]) for obj in bpy.data.objects if obj.type == "ARMATURE")
+    assert armatures == [("Person 1", 1), ("Person 2", 2)], armatures
+    assert len(result.people) == 2, "the list stays"
+    os.remove(result.motion)
+    try:
+        bpy.ops.vibe.import_found_people()
+        raise AssertionError("a result that is gone must be reported")
+    except RuntimeError as exc:
+        assert "is gone" in str(exc) and "run Import again" in str(exc), exc
 
 
 def _import_fails_leaving_the_scene(zip: str, video: str, python: str):
@@ -537,7 +793,7 @@ def scenario_backend_failure(zip: str, video: str, python: str) -> None:
 def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
     module = _install_extension(zip)
     setup = module.setup_backend
-    names = setup.requirement_names(module.runner.packages_dir() / "requirements.txt")
+    names = setup.requirement_names(module.runner.backend_code().requirements)
     assert {"torch", "opencv-python-headless", "mediapipe"} <= set(names), names
     for line, name in (("Collecting opencv-python-headless==4.10.0.84", "opencv-python-headless"),
                        ("Requirement already satisfied: numpy==1.26.4 in ./lib", "numpy"),
@@ -550,8 +806,8 @@ def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
 
     def run(requirements: str):
         (folder / "requirements.txt").write_text(requirements)
-        job = setup.SetupJob(venv, folder / "requirements.txt", base_python=VENV_PYTHON, pip_args=offline,
-                             pythonpath=Path(pythonpath))
+        code = module.runner.BackendCode(Path(pythonpath), "backend", folder / "requirements.txt")
+        job = setup.SetupJob(venv, folder / "requirements.txt", base_python=VENV_PYTHON, pip_args=offline, code=code)
         fractions = []
         while job.poll() is None:
             fractions.append(job.fraction)
@@ -568,6 +824,7 @@ def scenario_setup_backend(zip: str, wheels: str, pythonpath: str) -> None:
     assert job.succeeded is True, f"{job.error}\n{job.log_path.read_text()}"
     assert job.fraction == 1.0 and setup.venv_python(venv).is_file()
     assert "backend help 42" in job.log_path.read_text(), "the check step ran the backend in the new environment"
+    assert "detector model installed" in job.log_path.read_text(), "the model step ran in the new environment"
 
     # a step whose program is missing (here: a "venv" step that made no environment) ends the job with a message
     job = setup.SetupJob(folder / "no-venv", folder / "requirements.txt", base_python=shutil.which("true"))
@@ -691,15 +948,15 @@ def scenario_ui_draw(zip: str, data_dir: str, video: str, python: str) -> None:
     text, calls = _draw(panel.draw, None)
     assert "Using VIBE with vibe_model_wo_3dpw.pth.tar (TCMR would also need tcmr_demo_model.pth.tar)" in text
     drawn = {bound.get("property") or bound.get("operator") for name, bound in calls}
-    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "min_frames", "smoothing",
-            "device", "vibe.import_video"} <= drawn
+    assert {"video", "estimator", "people", "person_ids", "frame_first", "frame_last", "min_frames", "rejoin",
+            "smoothing", "device", "vibe.import_video"} <= drawn
     settings.estimator = "TCMR"
     text, _ = _draw(panel.draw, None)
     assert "TCMR cannot run" in text and "tcmr_demo_model.pth.tar" in text
 
     settings.estimator, settings.people = "AUTO", "ALL"
-    settings.min_frames = 7
-    assert settings.request(bpy.context).min_frames == 7
+    settings.min_frames, settings.rejoin = 7, 2.5
+    assert settings.request(bpy.context).min_frames == 7 and settings.request(bpy.context).rejoin == 2.5
     job = job_op.start_job(settings.request(bpy.context))
     while job.poll(bpy.context) == job_op.RUNNING and job.progress.stage != "detect":
         time.sleep(0.05)

@@ -313,7 +313,9 @@ def test_scene_timing_and_visibility_follow_the_tracks(tmp_path):
         scene.frame_set(frame)
         assert (armature.hide_viewport, armature.hide_render, body.hide_viewport) == (hidden, hidden, hidden)
     assert bpy.data.objects["Person 2"].animation_data.action.name == "Person 2 motion"
-    assert preview.busiest_frame([armature, bpy.data.objects["Person 2"]], bpy.context) == 7  # both seen on 5..9
+    # a contact sheet spreads its frames over those on which someone is shown, first and last included
+    assert preview.sheet_frames(bpy.context, [armature]) == [5, 6, 7, 8, 9]
+    assert preview.sheet_frames(bpy.context, [armature, bpy.data.objects["Person 2"]], 4) == [1, 7, 13, 19]
 
 
 def test_operator_options_and_their_errors(tmp_path, monkeypatch, data_dir):

@@ -4,6 +4,7 @@ frames without texture, and a camera that moves instead of turning."""
 import logging
 
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
 from backend.camera_motion import CameraRotations, CameraRotationTracker
@@ -30,9 +31,16 @@ def pan(num_frames: int) -> np.ndarray:
     return yaw_pitch_roll(18 * np.sin(2 * np.pi * t), 4 * np.sin(np.pi * t), 2 * t)
 
 
-def test_pan_tilt_and_roll_with_a_walker_are_recovered_per_frame():
+def blank(frames: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Grey frames with sensor noise (a covered lens, a white wall), the same shape."""
+    return np.random.default_rng(seed).normal(128, 2, frames.shape).clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("contrast", [1.0, 0.08])  # 0.08: a dim, flat scene (as flat-shaded renders)
+def test_pan_tilt_and_roll_with_a_walker_are_recovered_per_frame(contrast):
     truth = pan(48)
     frames, boxes = turning_camera(truth, person_height=160)
+    frames[:] = (128 + contrast * (frames - 128.0) + np.random.default_rng(1).normal(0, 1, frames.shape)).clip(0, 255)
     out = track(frames, boxes)
     assert list(out.frame_ids) == list(range(100, 148)) and out.measured.all()
     error = angle_between(out.rotations, truth)
@@ -50,7 +58,7 @@ def test_a_still_camera_stays_still_while_a_person_walks_through():
 def test_frames_without_texture_are_interpolated_and_logged(caplog):
     truth = yaw_pitch_roll(np.linspace(0.0, 20.0, 40), np.linspace(0.0, -5.0, 40), np.zeros(40))  # steady
     frames, _ = turning_camera(truth)
-    frames[12:15] = 128  # e.g. the lens covered, or a white wall
+    frames[12:15] = blank(frames[12:15])
     with caplog.at_level(logging.INFO, logger="backend.camera_motion"):
         out = track(frames)
     assert list(np.flatnonzero(~out.measured)) == [12, 13, 14]
@@ -61,7 +69,7 @@ def test_frames_without_texture_are_interpolated_and_logged(caplog):
 def test_a_long_gap_restarts_tracking_from_the_last_rotation(caplog):
     truth = pan(40)
     frames, _ = turning_camera(truth)
-    frames[10:20] = 128
+    frames[10:20] = blank(frames[10:20])
     with caplog.at_level(logging.INFO, logger="backend.camera_motion"):
         out = track(frames)
     assert "tracking restarted from the last rotation at frames 120" in caplog.text
@@ -87,3 +95,15 @@ def test_the_motion_file_keeps_the_camera_rotations(tmp_path):
     assert list(loaded.camera_frame_ids) == [3, 4, 5, 6, 7] and np.allclose(loaded.camera_rotations, rotations)
     assert load_motion(save_motion(Motion(fps=30, width=4, height=4, estimator="x"), tmp_path / "n.npz")
                        ).camera_rotations is None
+
+
+def test_rotation_errors_measure_the_pan_after_aligning_the_start():
+    from bench.camera_rotation import rotation_errors
+
+    level = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # looking along +y, z up
+    truth = level @ yaw_pitch_roll(np.linspace(0.0, 30.0, 7), np.full(7, -10.0), np.zeros(7))  # pan, tilted down
+    exact = np.swapaxes(truth[:1], 1, 2) @ truth
+    assert np.allclose(rotation_errors(exact, truth).angle, 0.0, atol=1e-6)
+    late = exact @ yaw_pitch_roll(np.full(7, 3.0), np.zeros(7), np.zeros(7))  # 3 degrees more pan in every frame
+    errors = rotation_errors(late, truth)
+    assert np.allclose(errors.angle, 3.0) and np.allclose(errors.yaw, 3.0, atol=0.1)

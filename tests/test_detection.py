@@ -106,9 +106,12 @@ def test_box_iou_and_merging():
     assert np.allclose(by_weight[0], [0.25, 0, 10.25, 10, 0.9], atol=1e-6)
 
 
-def test_without_weights_the_builtin_detector_is_used(tmp_path, no_home_weights, monkeypatch):
+def test_without_weights_or_movenet_the_mediapipe_detector_is_used_with_a_warning(tmp_path, no_home_weights,
+                                                                                   monkeypatch, caplog):
+    monkeypatch.setattr("backend.detection.find_model", lambda data_dir: None)
     detector = create_detector(tmp_path, "cpu")
     assert isinstance(detector, BuiltinDetector)
+    assert "python -m backend.detector_model install" in caplog.text
     home_models = tmp_path / "home" / ".torch" / "models"
     home_models.mkdir(parents=True)
     (home_models / "yolov3.weights").write_bytes(b"not weights")

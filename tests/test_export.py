@@ -89,7 +89,8 @@ def test_fbx_presets_round_trip_joint_positions(character, tmp_path, preset, axe
     up, forward, unit = fbx_global_settings(path)
     assert (up, forward) == axes and unit == pytest.approx(unit_cm)
     assert bpy.context.scene.frame_end == 10  # the scene range is restored
-    new = imported(lambda: bpy.ops.import_scene.fbx(filepath=str(path), anim_offset=0))
+    assert tuple(character.animation_data.action.frame_range) == (1.0, 40.0)  # and the keys, moved while baking
+    new = imported(lambda: bpy.ops.import_scene.fbx(filepath=str(path)))  # default settings: frame f comes back at f
     try:
         armature = next(obj for obj in new if obj.type == "ARMATURE")
         assert [obj.type for obj in new].count("MESH") == 1

@@ -182,6 +182,7 @@ def test_command_leaves_unset_options_to_the_backend():
     assert args == ["py", "-m", "backend", "clip.mp4", "--out", "out", "--estimator", "auto", "--device", "auto"]
     assert backend_command("py", "v", "o", frames=(0, 300))[-2:] == ["--frames", "0:300"]
     assert backend_command("py", "v", "o", min_frames=10)[-2:] == ["--min-frames", "10"]
+    assert backend_command("py", "v", "o", rejoin=0)[-2:] == ["--rejoin", "0.0"]
     assert backend_command("py", "v", "o", foot_lock=True)[-1] == "--foot-lock"
 
 

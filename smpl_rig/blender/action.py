@@ -79,3 +79,11 @@ def owner_fcurves(owner: bpy.types.Object) -> list[bpy.types.FCurve]:
     slot = animation.action_slot
     bags = [strip.channelbag(slot) for layer in action.layers for strip in layer.strips] if slot else []
     return [fcurve for bag in bags if bag is not None for fcurve in bag.fcurves]
+
+
+def action_fcurves(action: bpy.types.Action) -> list[bpy.types.FCurve]:
+    """Every F-curve of an action: all slots' channel bags on layered actions, `action.fcurves` on legacy ones."""
+    if not hasattr(action, "layers"):
+        return list(action.fcurves)
+    return [fcurve for layer in action.layers for strip in layer.strips for bag in strip.channelbags
+            for fcurve in bag.fcurves]
