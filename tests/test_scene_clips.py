@@ -58,6 +58,13 @@ def test_people_are_upright_adults_standing_on_the_floor(truth):
     assert (up[..., 2] > np.cos(np.radians(15))).all()
 
 
+def test_people_do_not_walk_into_each_other(truth):
+    pelvis = truth.joints_world[:, :, JOINT_NAMES.index("Pelvis"), :2]
+    gaps = np.linalg.norm(pelvis[:, :, None] - pelvis[:, None], axis=-1)
+    apart = gaps[:, ~np.eye(len(truth.person_ids), dtype=bool)]
+    assert apart.size == 0 or apart.min() > 0.6
+
+
 def test_planted_feet_are_still_and_on_the_floor(truth):
     ankles = truth.joints_world[:, :, ANKLES]
     contacts = truth.contacts

@@ -135,6 +135,17 @@ def check_clear_of_props(track: Track, occluders: list[Box], margin: float = 0.2
                              f"(frame {int(np.argmax(inside))}); change their plan or move the prop")
 
 
+def check_apart(tracks: list[Track], distance: float = 0.6) -> None:
+    """Raise if two people's pelvises come closer than `distance` metres on the floor (walking into each other)."""
+    pelvis = np.stack([t.joints[:, JOINT_NAMES.index("Pelvis"), :2] for t in tracks], axis=1)
+    for a in range(len(tracks)):
+        for b in range(a + 1, len(tracks)):
+            gap = np.linalg.norm(pelvis[:, a] - pelvis[:, b], axis=1)
+            if gap.min() < distance:
+                raise ValueError(f"people {tracks[a].person.id} and {tracks[b].person.id} come {gap.min():.2f} m "
+                                 f"apart at frame {int(gap.argmin())}; change their plans (a Stand delays a start)")
+
+
 def animate_scene(scene: Scene) -> tuple[list[Track], np.ndarray, np.ndarray, World, dict[str, np.ndarray]]:
     """Everything but the pictures: the people's tracks, the camera poses, the world and the truth arrays."""
     tracks = [animate(person, scene.fps, scene.num_frames) for person in scene.people]
@@ -144,6 +155,7 @@ def animate_scene(scene: Scene) -> tuple[list[Track], np.ndarray, np.ndarray, Wo
     world = square_world(list(scene.props), seed=scene.seed, half_size=scene.half_size)
     for track in tracks:
         check_clear_of_props(track, world.occluders)
+    check_apart(tracks)
     truth = scene_truth(scene, tracks, rotation, position, world.occluders)
     truth.update(describe(scene, tracks, rotation, position))
     return tracks, rotation, position, world, truth

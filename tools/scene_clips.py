@@ -53,7 +53,7 @@ _add(Scene(
 _add(Scene(
     name="pan_tripod",
     description="a tripod camera 1.5 m high pans about 55 degrees (yaw +27 to -28) and tilts a little, following a "
-                "man who walks 8-9 m away, while a woman stands still",
+                "man who walks 8-10 m away, while a woman stands still",
     camera=Camera(0.0, -8.0, 1.5, pitch=Keys((0.0, 3.0, 6.0, 8.0), (1.0, 4.0, 2.0, 3.0)), follow=1,
                   follow_smoothing=0.6),
     people=(Person(1, Plan(-4.5, 1.0, -90.0, (Stand(0.3), WalkTo(4.0, -1.0, 1.25), Stand(1.0, facing=180.0))),
@@ -69,8 +69,8 @@ _add(Scene(
     description="a fixed camera 7.5 m up near a corner of a square, pitched 22 degrees down, over five people who "
                 "walk, cross, stop and talk",
     camera=Camera(-14.0, -14.0, 7.5, yaw=-45.0, pitch=22.0),
-    people=(Person(1, Plan(-9.0, 1.0, -110.0, (WalkTo(5.0, -4.0, 1.35),)), stature=1.80),
-            Person(2, Plan(5.0, 9.0, 150.0, (WalkTo(-3.0, -5.0, 1.2), Stand(2.0))), stature=1.62, gender=1.0,
+    people=(Person(1, Plan(-9.0, 1.0, -110.0, (Stand(1.2), WalkTo(5.0, -4.0, 1.35))), stature=1.80),
+            Person(2, Plan(5.0, 9.0, 150.0, (Stand(1.5), WalkTo(-3.0, -5.0, 1.2))), stature=1.62, gender=1.0,
                    gait_phase=0.3),
             Person(3, Plan(7.0, -7.0, 45.0, (WalkTo(-5.0, 5.0, 1.3),)), stature=1.91, weight=0.65,
                    gait_phase=0.1),
