@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rejoin", type=non_negative_float, default=10.0, metavar="SECONDS",
                         help="a person who comes back within this many seconds (left the picture, or hidden) keeps "
                              "their id when their clothes clearly match; 0 turns it off (built-in detectors only)")
+    parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep planted feet in place (when a floor is found; default: on)")
     return parser
 
 
@@ -89,7 +91,7 @@ def _run(args: argparse.Namespace, progress: Progress, log_path: Path) -> int:
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
                          min_frames=args.min_frames, smooth=args.smooth,
-                         detect_every=args.detect_every, rejoin=args.rejoin)
+                         detect_every=args.detect_every, rejoin=args.rejoin, foot_lock=args.foot_lock)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:
@@ -102,7 +104,8 @@ def _run(args: argparse.Namespace, progress: Progress, log_path: Path) -> int:
                       fix="See the log file for details and report it with the log attached.", log=str(log_path))
         return 1
     progress.emit(result="ok", motion=str(path.resolve()), people=sorted(motion.people),
-                  estimator=motion.estimator, log=str(log_path))
+                  estimator=motion.estimator, world="floor" if motion.world is not None else "camera",
+                  world_note=motion.world_note, log=str(log_path))
     return 0
 
 

@@ -1,8 +1,10 @@
-"""The backend job: video -> detection and tracking -> per-person crops -> estimator -> camera -> smoothing -> file.
+"""The backend job: video -> detection and tracking -> per-person crops -> estimator -> camera -> smoothing -> world
+-> file.
 
 Two streamed passes over the video keep memory bounded whatever its length: the first detects and tracks (boxes
 only), the second crops the tracked people and feeds each tracklet to the estimator in chunks of `CHUNK` frames
-(VIBE's demo restarts its GRU every 450 frames the same way).
+(VIBE's demo restarts its GRU every 450 frames the same way). The world step (`smpl_rig.world`) then finds the floor
+and the camera's pose from where the people's feet touch the ground, and locks planted feet.
 """
 
 import logging
@@ -14,6 +16,9 @@ import numpy as np
 
 from smpl_rig.camera import crop_cam_to_orig_cam, orig_cam_to_translation
 from smpl_rig.motion import Motion, Person, save_motion
+from smpl_rig.perspective import correct_root_orientation
+from smpl_rig.rest_skeleton import person_rest_joints, smpl_model_in
+from smpl_rig.world import place_in_world
 
 from .appearance import describe
 from .bytetrack import ByteTracker
@@ -47,6 +52,7 @@ class RunOptions:
     smooth: float = 1.5
     detect_every: int = 0  # run the detector on every k-th frame; 0 = 1 for YOLOv3, BUILTIN_DETECT_EVERY otherwise
     rejoin: float = 10.0  # seconds: a person back within this long keeps their id when clearly the same; 0 = never
+    foot_lock: bool = True  # keep planted feet in place (in the world frame, when a floor is found)
 
 
 def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
@@ -82,6 +88,7 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     motion = Motion(fps=reader.fps, width=reader.width, height=reader.height, estimator=estimator.name,
                     estimator_version=estimator.version, source=str(Path(options.video).resolve()), people=people,
                     camera_frame_ids=camera_rotations.frame_ids, camera_rotations=camera_rotations.rotations)
+    motion = place_people(motion, options.data_dir, options.foot_lock, progress)
     progress.update("write", 0, 1)
     path = save_motion(motion, Path(options.out_dir) / "motion.npz")
     write_summary(options.out_dir, summarise(people), thumbnails)
@@ -187,7 +194,8 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
 
 def to_person(tracklet: Tracklet, rows: np.ndarray, out: dict[str, np.ndarray], width: int, height: int,
               smooth: float, box_scale: float = 1.0) -> Person:
-    """Estimator output for `rows` of a tracklet -> a Person with full-image camera, root translation, smoothing.
+    """Estimator output for `rows` of a tracklet -> a Person with full-image camera, root translation, the root
+    orientation seen from the camera rather than the crop (`smpl_rig.perspective`), smoothing.
 
     `box_scale`: the box size the estimator's crop camera refers to, relative to the tracked box (VIBE's demo
     converts with the tracked box although it crops 1.1 times larger; TCMR's converts with its 1.2 crop)."""
@@ -196,8 +204,9 @@ def to_person(tracklet: Tracklet, rows: np.ndarray, out: dict[str, np.ndarray], 
     camera_boxes = bboxes * np.array([1.0, 1.0, box_scale, box_scale])
     orig_cam = crop_cam_to_orig_cam(out["cam"], camera_boxes, width, height)
     trans = smooth_vectors(orig_cam_to_translation(orig_cam), frame_ids, smooth)
+    pose = correct_root_orientation(out["pose"], bboxes, width, height)
     return Person(
-        pose=smooth_pose(out["pose"], frame_ids, smooth).astype(np.float32),
+        pose=smooth_pose(pose, frame_ids, smooth).astype(np.float32),
         betas=np.asarray(out["betas"], dtype=np.float32),
         trans=trans.astype(np.float32),
         cam=np.asarray(out["cam"], dtype=np.float32),
@@ -208,3 +217,16 @@ def to_person(tracklet: Tracklet, rows: np.ndarray, out: dict[str, np.ndarray], 
         root=(trans + out["pelvis"]).astype(np.float32),
     )
 
+
+
+def place_people(motion: Motion, data_dir: Path | None, foot_lock: bool, progress: Progress) -> Motion:
+    """The world step: floor, camera pose, depth from the floor, contacts and locked feet, for the rest skeleton each
+    person will be imported with (`smpl_rig.rest_skeleton`); the people stay in the camera frame when no floor is
+    found, and the log says why."""
+    progress.update("world", 0, 1)
+    model = smpl_model_in(data_dir)
+    rest_joints = {pid: person_rest_joints(person, model) for pid, person in motion.people.items()}
+    motion = place_in_world(motion, rest_joints, foot_lock)
+    logging.info("world: %s", motion.world_note)
+    progress.update("world", 1, 1)
+    return motion

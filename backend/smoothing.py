@@ -11,13 +11,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from smpl_rig.rotations import axis_angle_to_quaternion, make_quaternions_continuous, quaternion_to_axis_angle
-
-
-def contiguous_runs(frame_ids: np.ndarray) -> list[slice]:
-    """Slices of consecutive frame numbers."""
-    breaks = np.flatnonzero(np.diff(frame_ids) != 1) + 1
-    edges = np.concatenate([[0], breaks, [len(frame_ids)]])
-    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+from smpl_rig.timeline import contiguous_runs
 
 
 def _gaussian(values: np.ndarray, sigma: float) -> np.ndarray:

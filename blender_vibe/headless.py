@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "backend's, 10); 0 turns it off")
     parser.add_argument("--smooth", type=_smoothing, default=None,
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
+    parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep planted feet in place (when a floor is found; default: on)")
     parser.add_argument("--fbx-preset", choices=sorted(FBX_PRESETS), default="unity",
                         help="axes and units of an .fbx output (see blender_vibe/export.py)")
     parser.add_argument("--progress", choices=["text", "json"], default="text",
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     request = ImportRequest(
         video=str(Path(args.video).resolve()), python=args.python, data_dir=data_dir, estimator=args.estimator,
         device=args.device, frames=args.frames, smooth=args.smooth, person_ids=args.people, min_frames=args.min_frames,
-        rejoin=args.rejoin,
+        rejoin=args.rejoin, foot_lock=args.foot_lock,
     )
     log = (args.log or outputs[0].with_suffix(".log")).resolve()
     with ExitStack() as stack:

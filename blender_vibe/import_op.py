@@ -1,7 +1,7 @@
 """`bpy.ops.vibe.import_motion(filepath=..., data_dir="", person_ids="")`: File > Import > VIBE Motion."""
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from .importer import import_motion_file
@@ -46,6 +46,15 @@ class VIBE_OT_import_motion(bpy.types.Operator, ImportHelper):
     person_ids: StringProperty(
         name="People", description="Track ids to import, separated by commas; empty imports everyone", default=""
     )
+    world: BoolProperty(
+        name="In the world", default=True,
+        description="Stand the people on a floor found from their foot contacts, as the backend does; off: the "
+        "camera frame, as the file has them",
+    )
+    foot_lock: BoolProperty(
+        name="Lock feet", default=True,
+        description="Keep planted feet in place (official VIBE/TCMR files; the backend's files say for themselves)",
+    )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self.filepath:
@@ -54,12 +63,16 @@ class VIBE_OT_import_motion(bpy.types.Operator, ImportHelper):
         try:
             people = parse_person_ids(self.person_ids)
             data_dir = self.data_dir or _default_data_dir(context)
-            armatures = import_motion_file(context, bpy.path.abspath(self.filepath), data_dir, people)
+            armatures = import_motion_file(context, bpy.path.abspath(self.filepath), data_dir, people, self.world,
+                                           self.foot_lock)
         except (ValueError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         names = ", ".join(armature.name for armature in armatures)
         self.report({"INFO"}, f"Imported {len(armatures)} {'person' if len(armatures) == 1 else 'people'}: {names}")
+        note = armatures[0].users_collection[0].get("vibe_world", "")
+        if note:
+            self.report({"INFO"}, note)
         return {"FINISHED"}
 
 

@@ -51,6 +51,7 @@ class ImportRequest:
     person_ids: list[int] | None = None  # None: everyone
     min_frames: int | None = None  # drop people tracked for fewer frames; None: the backend's default
     rejoin: float | None = None  # seconds within which a returning person keeps their id; None: the backend's
+    foot_lock: bool = True  # keep planted feet in place
     work_dir: str = ""  # where the run folder goes; empty: the system's temporary folder
 
     def check(self) -> None:
@@ -93,6 +94,7 @@ class ImportJob:
             os.path.abspath(request.python), str(Path(request.video).resolve()), str(self.out_dir),
             data_dir=request.data_dir, estimator=request.estimator, device=request.device, frames=request.frames,
             min_frames=request.min_frames, smooth=request.smooth, rejoin=request.rejoin,
+            foot_lock=request.foot_lock,
         )
         try:
             self.run = BackendRun(args, self.out_dir)
@@ -162,11 +164,15 @@ class ImportJob:
         found = ", ".join(str(i) for i in sorted(motion.people))
         message = (f"Imported {len(self.objects)} of {len(motion.people)} people (track ids {imported}; "
                    f"the video has {found}), estimated with {motion.estimator}.")
+        if motion.world is not None:
+            message += f" {motion.world_note}"
+        else:  # no floor: the people stand in the camera frame, as the note explains
+            self.warning = f"{self.warning} {motion.world_note}".strip()
         try:
             place_footage(context, str(Path(self.request.video).resolve()), motion.width, motion.height,
-                          self.objects[0].users_collection[0])
+                          self.objects[0].users_collection[0], motion.world)
         except RuntimeError as exc:
-            self.warning = f"The video could not be put behind the camera: {exc}."
+            self.warning = f"{self.warning} The video could not be put behind the camera: {exc}.".strip()
         self._end(FINISHED, message)
 
     def _end(self, state: str, message: str) -> None:

@@ -74,6 +74,11 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
         name="Smoothing", min=0.0, soft_max=5.0, default=1.5, step=10,
         description="Calms jitter: 0 keeps every wobble, higher values give smoother but less snappy motion",
     )
+    foot_lock: bpy.props.BoolProperty(
+        name="Lock feet", default=True,
+        description="Keep a planted foot in place while it touches the floor (no sliding); needs the feet in view "
+                    "so the floor can be found",
+    )
     device: bpy.props.EnumProperty(
         name="Device",
         items=(
@@ -97,6 +102,7 @@ class VibeVideoSettings(bpy.types.PropertyGroup):
             data_dir=data_dir_preference(context), estimator=self.estimator.lower(), device=self.device.lower(),
             frames=(self.frame_first - 1, self.frame_last) if self.use_frame_range else None,
             smooth=self.smoothing, person_ids=person_ids, min_frames=self.min_frames, rejoin=self.rejoin,
+            foot_lock=self.foot_lock,
         )
 
 
@@ -123,6 +129,7 @@ class VIBE_PT_import_motion(SidebarPanel, bpy.types.Panel):
         layout.prop(settings, "min_frames")
         layout.prop(settings, "rejoin")
         layout.prop(settings, "smoothing")
+        layout.prop(settings, "foot_lock")
         layout.prop(settings, "device")
         job = active_job()
         if job is None:

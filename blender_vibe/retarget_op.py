@@ -62,6 +62,11 @@ class VibeRetargetSettings(bpy.types.PropertyGroup):
         name="Keep feet on ground", default=False,
         description="Raise or lower the hips every frame so the feet touch the ground whenever the source's do",
     )
+    lock_feet: bpy.props.BoolProperty(
+        name="Lock planted feet", default=True,
+        description="Keep the character's feet in place where the source's are planted (its keyed foot contacts; "
+                    "people imported with a floor have them), so the character's own leg lengths do not make it slide",
+    )
 
     def panel_map(self) -> dict[str, str]:
         return {item.joint: item.bone for item in self.bone_map if item.bone}
@@ -104,6 +109,7 @@ class VIBE_OT_retarget(bpy.types.Operator):
     )
     scale_root_motion: bpy.props.BoolProperty(name="Scale root motion", default=True)
     feet_on_ground: bpy.props.BoolProperty(name="Keep feet on ground", default=False)
+    lock_feet: bpy.props.BoolProperty(name="Lock planted feet", default=True)
 
     def invoke(self, context, event):
         settings = _settings(context)
@@ -111,6 +117,7 @@ class VIBE_OT_retarget(bpy.types.Operator):
         self.target = self.target or (settings.target.name if settings.target else "")
         self.use_panel_map = bool(settings.panel_map())
         self.scale_root_motion, self.feet_on_ground = settings.scale_root_motion, settings.feet_on_ground
+        self.lock_feet = settings.lock_feet
         return self.execute(context)
 
     def execute(self, context):
@@ -122,7 +129,8 @@ class VIBE_OT_retarget(bpy.types.Operator):
                 names = [b.name for b in target.data.bones]
                 preset, bone_map = detect_bone_map(names, armature_name=f"'{target.name}'")
                 switches = preset.switch_properties
-            action = bake_retarget(source, target, bone_map, self.scale_root_motion, self.feet_on_ground, switches)
+            action = bake_retarget(source, target, bone_map, self.scale_root_motion, self.feet_on_ground, switches,
+                                   self.lock_feet)
         except (RetargetError, BoneMapError) as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -241,6 +249,7 @@ class VIBE_PT_retarget(SubPanel, bpy.types.Panel):
         layout.prop(settings, "target")
         layout.prop(settings, "scale_root_motion")
         layout.prop(settings, "feet_on_ground")
+        layout.prop(settings, "lock_feet")
         row = layout.row(align=True)
         row.operator(VIBE_OT_retarget_detect_map.bl_idname, icon="BONE_DATA")
         row.menu(VIBE_MT_retarget_presets.__name__, text="", icon="PRESET")

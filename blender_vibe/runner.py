@@ -220,7 +220,8 @@ class EtaClock:
 
 def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = "", estimator: str = "auto",
                     device: str = "auto", frames: tuple[int, int | None] | None = None, min_frames: int | None = None,
-                    smooth: float | None = None, rejoin: float | None = None) -> list[str]:
+                    smooth: float | None = None, rejoin: float | None = None,
+                    foot_lock: bool | None = None) -> list[str]:
     """The `python -m backend ...` command line (the module as `backend_code()` names it); options left at
     None/empty use the backend's defaults."""
     args = [python, "-m", backend_code().module, video, "--out", out_dir, "--estimator", estimator, "--device", device]
@@ -235,6 +236,8 @@ def backend_command(python: str, video: str, out_dir: str, *, data_dir: str = ""
         args += ["--smooth", repr(float(smooth))]
     if rejoin is not None:
         args += ["--rejoin", repr(float(rejoin))]
+    if foot_lock is not None:
+        args.append("--foot-lock" if foot_lock else "--no-foot-lock")
     return args
 
 

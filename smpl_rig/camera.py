@@ -38,14 +38,16 @@ def orig_cam_to_translation(orig_cam: np.ndarray) -> np.ndarray:
 
 
 def camera_to_blender(
-    root_rotation: np.ndarray, trans: np.ndarray, rest_pelvis: np.ndarray
+    root_rotation: np.ndarray, trans: np.ndarray, rest_pelvis: np.ndarray, to_blender: np.ndarray = CAMERA_TO_BLENDER
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Express a camera-frame SMPL root rotation (N, 3, 3) and `transl` (N, 3) in Blender's frame.
+    """Express an SMPL root rotation (N, 3, 3) and `transl` (N, 3) of the camera frame in Blender's frame.
 
     Returns (root rotation, transl) such that SMPL forward kinematics with them and the same rest joints gives
-    CAMERA_TO_BLENDER applied to the camera-frame result: the pelvis rest offset is accounted for.
+    `to_blender` applied to the input frame's result: the pelvis rest offset is accounted for. `to_blender` is the
+    rotation from the motion's frame to Blender's: CAMERA_TO_BLENDER for the camera frame, the identity for the
+    world frame (`smpl_rig.world`: z up, as Blender).
     """
     rest_pelvis = np.asarray(rest_pelvis, dtype=np.float64)
-    root = CAMERA_TO_BLENDER @ np.asarray(root_rotation, dtype=np.float64)
-    transl = (np.asarray(trans, dtype=np.float64) + rest_pelvis) @ CAMERA_TO_BLENDER.T - rest_pelvis
+    root = to_blender @ np.asarray(root_rotation, dtype=np.float64)
+    transl = (np.asarray(trans, dtype=np.float64) + rest_pelvis) @ to_blender.T - rest_pelvis
     return root, transl

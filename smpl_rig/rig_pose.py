@@ -71,13 +71,15 @@ def bone_rest_rotations(heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
 
 
 def pose_bone_channels(
-    pose: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, bone_rest: np.ndarray
+    pose: np.ndarray, trans: np.ndarray, rest_joints: np.ndarray, bone_rest: np.ndarray,
+    to_blender: np.ndarray = CAMERA_TO_BLENDER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pose-bone quaternions (N, 24, 4) (w, x, y, z), continuous in time, and root-bone locations (N, 3).
 
     pose: (N, 72) SMPL axis-angle with the root in VIBE's camera frame; trans: (N, 3) camera-frame `transl`;
     rest_joints: (24, 3) canonical rest joints the armature was built from; bone_rest: (24, 3, 3) the bones' rest
-    rotations in armature space, read back from Blender so any roll or float rounding is accounted for.
+    rotations in armature space, read back from Blender so any roll or float rounding is accounted for;
+    to_blender: the motion's frame to Blender's (the identity for a motion in the world frame, z up).
     """
     pose = np.asarray(pose, dtype=np.float64)
     rest_joints = np.asarray(rest_joints, dtype=np.float64)
@@ -85,7 +87,7 @@ def pose_bone_channels(
     a = CANONICAL_TO_BLENDER
     local = axis_angle_to_matrix(pose.reshape(len(pose), NUM_JOINTS, 3))
     relative = a @ local @ a.T  # G_p^-1 G_j: each joint's rotation relative to its parent, in Blender's frame
-    root_rotation, transl = camera_to_blender(local[:, 0], trans, rest_joints[0])
+    root_rotation, transl = camera_to_blender(local[:, 0], trans, rest_joints[0], to_blender)
     relative[:, 0] = root_rotation @ a.T
     basis = np.swapaxes(bone_rest, -1, -2) @ relative @ bone_rest
     quaternions = make_quaternions_continuous(matrix_to_quaternion(basis))

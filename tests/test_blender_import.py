@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from blender_vibe import import_op, importer, preview
-from smpl_rig.camera import CAMERA_TO_BLENDER, orig_cam_to_translation
+from smpl_rig.camera import CAMERA_TO_BLENDER, crop_cam_to_orig_cam, orig_cam_to_translation
 from smpl_rig.default_skeleton import default_rest_joints
 from smpl_rig.fk import forward_kinematics
 from smpl_rig.motion import Motion, Person, save_motion
+from smpl_rig.perspective import correct_root_orientation
 from smpl_rig.rig_pose import blender_joint_positions, blender_rest_joints
 from smpl_rig.skeleton import JOINT_NAMES
 from smpl_rig.smpl_model import load_smpl_model
@@ -215,23 +216,26 @@ def test_keyed_quaternions_stay_in_one_hemisphere(tmp_path):
 def test_official_vibe_and_tcmr_outputs_import_every_person(tmp_path, name):
     rng = np.random.default_rng(5)
     output = {}
+    scale = 1.2 if "tcmr" in name else 1.0  # TCMR's demo converts the camera with its 1.2 times larger box
     for track_id, frames in ((1, np.arange(4)), (3, np.arange(2, 7))):
         n = len(frames)
+        pred_cam, bboxes = rng.uniform(0.8, 1.2, size=(n, 3)), np.tile([300.0, 200.0, 150.0, 150.0], (n, 1))
         output[track_id] = {
-            "pred_cam": rng.uniform(0.8, 1.2, size=(n, 3)), "orig_cam": np.tile([0.25, 0.45, 0.1, -0.2], (n, 1)),
+            "pred_cam": pred_cam, "orig_cam": crop_cam_to_orig_cam(pred_cam, bboxes * [1, 1, scale, scale], 640, 480),
             "verts": np.zeros((n, 10, 3), dtype=np.float32), "pose": rng.normal(size=(n, 72)).astype(np.float32),
             "betas": rng.normal(size=(n, 10)).astype(np.float32), "joints3d": rng.normal(size=(n, 49, 3)),
-            "joints2d": None, "bboxes": np.tile([300.0, 200.0, 150.0, 150.0], (n, 1)), "frame_ids": frames,
+            "joints2d": None, "bboxes": bboxes, "frame_ids": frames,
         }
     joblib.dump(output, tmp_path / name)
-    import_file(tmp_path / name)
+    import_file(tmp_path / name, world=False)
     assert {obj.name for obj in bpy.data.collections[f"VIBE {name[:-4]}"].objects if obj.type == "ARMATURE"} == {
         "Person 1", "Person 3"}
     person = output[3]
     # The official joints3d are SMPL's without `transl` ("OP MidHip", joint 8, is SMPL's pelvis): the default
     # skeleton's pelvis goes there, not to `transl` itself.
     root = orig_cam_to_translation(person["orig_cam"]) + person["joints3d"][:, 8]
-    expected = blender_joint_positions(person["pose"], root - default_rest_joints()[0], default_rest_joints())
+    pose = correct_root_orientation(person["pose"], person["bboxes"], 640, 480)  # seen from the camera, not the crop
+    expected = blender_joint_positions(pose, root - default_rest_joints()[0], default_rest_joints())
     np.testing.assert_allclose(evaluated_heads(bpy.data.objects["Person 3"], 5), expected[2], atol=1e-4)
     assert bpy.context.scene.frame_end == 7
 

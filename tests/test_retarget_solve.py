@@ -28,6 +28,7 @@ from tests.retarget_rigs import (
     unmappable_rig,
     unreal_rig,
 )
+from tests.walking import walk
 
 FRAMES = 30
 
@@ -279,3 +280,39 @@ def test_presets_round_trip_and_bad_files_are_named(tmp_path):
     (tmp_path / "odd.json").write_text(json.dumps({"bones": {"Tail": "tail_01"}}))
     with pytest.raises(BoneMapError, match="Tail"):
         load_preset(tmp_path / "odd.json")
+
+
+@pytest.mark.parametrize("feet_on_ground", [False, True])
+def test_feet_planted_on_the_source_stay_planted_on_a_character_with_other_legs(feet_on_ground):
+    source = smpl_source()
+    rest = source.rest.copy()  # a character with 30 % longer shins: its feet go elsewhere than the scaled source's
+    for knee, below in (("L_Knee", ("L_Ankle", "L_Foot")), ("R_Knee", ("R_Ankle", "R_Foot"))):
+        shin = rest[source.index(below[0]), :3, 3] - rest[source.index(knee), :3, 3]
+        for joint in below:
+            rest[source.index(joint), :3, 3] += 0.3 * shin
+    target = RestArmature(source.names, source.parents, rest, source.connected, source.matrix_world)
+    bone_map = {joint: joint for joint in JOINT_NAMES}
+    scene = walk((0.0, 0.0), 40)
+    bone_rest = source.rest[[source.index(j) for j in JOINT_NAMES], :3, :3]
+    quaternions, root_location = pose_bone_channels(scene.pose, scene.root - scene.rest[0], scene.rest, bone_rest,
+                                                    to_blender=np.eye(3))
+    locations = np.zeros(quaternions.shape[:2] + (3,))
+    locations[:, 0] = root_location
+    source_pose = pose_matrices(source, quaternion_to_matrix(quaternions), locations)
+    ankles = [target.index(j) for j in ("L_Ankle", "R_Ankle")]
+
+    def skate(contacts) -> float:
+        motion = retarget(source, source_pose, target, bone_map, feet_on_ground=feet_on_ground,
+                          contacts=contacts, fps=scene.fps)
+        frames = len(scene.frame_ids)
+        rotations = np.broadcast_to(np.eye(3), (frames, len(target.names), 3, 3)).copy()
+        for m, name in enumerate(motion.bones):
+            rotations[:, target.index(name)] = quaternion_to_matrix(motion.quaternions[:, m])
+        moves = np.zeros((frames, len(target.names), 3))
+        moves[:, target.index(motion.root_bone)] = motion.root_location
+        _, heads = world_pose(target, pose_matrices(target, rotations, moves))
+        steps = np.linalg.norm(np.diff(heads[:, ankles], axis=0), axis=-1)
+        return float(steps[scene.contacts[1:] & scene.contacts[:-1]].mean() * 1000)
+
+    locked = skate(scene.contacts)
+    assert skate(None) > 1.0 > 5 * locked  # mm per frame: direction matching alone slides the longer legs' feet

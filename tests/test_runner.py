@@ -81,7 +81,7 @@ def wait(run: BackendRun, timeout: float = 60.0):
 
 def test_successful_run_passes_options_reports_progress_and_result(tmp_path, fake_backend):
     options = dict(data_dir="/data/vibe_data", estimator="default", device="cpu", frames=(10, None), min_frames=5,
-                   smooth=0.5)
+                   smooth=0.5, foot_lock=False)
     run = start("ok", tmp_path / "out", fake_backend, **options)
     outcome = wait(run)
     assert outcome.ok and run.outcome is outcome
@@ -90,7 +90,7 @@ def test_successful_run_passes_options_reports_progress_and_result(tmp_path, fak
     assert outcome.log == str(tmp_path / "out" / "b.log")
     assert outcome.info["argv"] == ["ok", "--out", str(tmp_path / "out"), "--estimator", "default", "--device",
                                     "cpu", "--data-dir", "/data/vibe_data", "--frames", "10:", "--min-frames", "5",
-                                    "--smooth", "0.5"]
+                                    "--smooth", "0.5", "--no-foot-lock"]
     progress = run.progress
     assert (progress.stage, progress.done, progress.total, progress.fraction) == ("detect", 4, 4, 1.0)
     assert progress.info["estimator"] == "default", "the setup line's details stay with the later stages"
@@ -183,6 +183,7 @@ def test_command_leaves_unset_options_to_the_backend():
     assert backend_command("py", "v", "o", frames=(0, 300))[-2:] == ["--frames", "0:300"]
     assert backend_command("py", "v", "o", min_frames=10)[-2:] == ["--min-frames", "10"]
     assert backend_command("py", "v", "o", rejoin=0)[-2:] == ["--rejoin", "0.0"]
+    assert backend_command("py", "v", "o", foot_lock=True)[-1] == "--foot-lock"
 
 
 def test_child_environment_drops_blenders_python_settings(monkeypatch, tmp_path):

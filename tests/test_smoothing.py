@@ -1,8 +1,9 @@
 import numpy as np
 
-from backend.smoothing import contiguous_runs, smooth_pose, smooth_vectors
+from backend.smoothing import smooth_pose, smooth_vectors
 from smpl_rig.fk import forward_kinematics
 from smpl_rig.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from smpl_rig.timeline import contiguous_runs
 from tests.synthetic import make_smpl_arrays
 
 

@@ -8,6 +8,7 @@ import pytest
 from smpl_rig.camera import CAMERA_TO_BLENDER, camera_to_blender, crop_cam_to_orig_cam, orig_cam_to_translation
 from smpl_rig.fk import forward_kinematics
 from smpl_rig.motion import Motion, MotionFileError, Person, load_motion, save_motion
+from smpl_rig.perspective import ray_rotations
 from smpl_rig.rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
@@ -148,7 +149,11 @@ def test_official_joblib_output_is_read_and_bad_files_named(tmp_path):
                     "joints2d": None, "bboxes": boxes, "frame_ids": np.arange(n)}}
     joblib.dump(official, tmp_path / "vibe_output.pkl")
     motion = load_motion(tmp_path / "vibe_output.pkl")
-    assert np.allclose(motion.people[1].pose, official[1]["pose"])
+    assert (motion.width, motion.height) == (640, 480)  # not in the file: from how the demo converted the camera
+    assert np.allclose(motion.people[1].pose[:, 3:], official[1]["pose"][:, 3:])
+    turn = ray_rotations(boxes[:, :2], 640, 480)  # the root is seen from the camera, not from the crop
+    assert np.allclose(axis_angle_to_matrix(motion.people[1].pose[:, :3]),
+                       turn @ axis_angle_to_matrix(official[1]["pose"][:, :3]))
     trans = orig_cam_to_translation(official[1]["orig_cam"])
     assert np.allclose(motion.people[1].trans, trans)
     assert np.allclose(motion.people[1].root, trans + official[1]["joints3d"][:, 8])  # OP MidHip: SMPL's pelvis

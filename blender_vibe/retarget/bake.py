@@ -13,6 +13,7 @@ import bpy
 import numpy as np
 
 from smpl_rig.blender.action import Curve, interpolation_value, new_action, owner_fcurves, write_curves
+from smpl_rig.blender.armature import CONTACT_PROPERTIES
 from smpl_rig.rotations import axis_angle_to_matrix, quaternion_to_matrix
 
 from .bone_maps import check_bone_map
@@ -68,6 +69,16 @@ def sample_pose(obj: bpy.types.Object, armature: RestArmature, frames: np.ndarra
     return pose_matrices(armature, rotations, locations)
 
 
+def source_contacts(obj: bpy.types.Object, frames: np.ndarray) -> np.ndarray | None:
+    """(N, 2) bool: the source's left and right foot planted on `frames`, from its keyed contact properties; None
+    when it has none (an armature imported without a world, or made otherwise)."""
+    curves = {fc.data_path: fc for fc in owner_fcurves(obj) if not fc.mute}
+    paths = [f'["{name}"]' for name in CONTACT_PROPERTIES]
+    if not all(path in curves for path in paths):
+        return None
+    return np.stack([_sample(curves[path], frames) > 0.5 for path in paths], axis=1)
+
+
 def bake_retarget(
     source: bpy.types.Object,
     target: bpy.types.Object,
@@ -75,11 +86,13 @@ def bake_retarget(
     scale_root_motion: bool = True,
     feet_on_ground: bool = False,
     switch_properties: Mapping[str, float] | None = None,
+    lock_feet: bool = True,
 ) -> bpy.types.Action:
     """Retarget `source`'s active action (SMPL bone names) onto `target`, as a new action assigned to it.
 
     Every pose bone of the target is reset to rest first, so bones left out of the map stay unposed; mapped bones
-    switch to quaternion rotation.
+    switch to quaternion rotation. With `lock_feet`, the feet the source has planted (its keyed contact properties,
+    `smpl_rig.blender.armature.key_contacts`) stay planted on the target.
     """
     for obj, role in ((source, "source"), (target, "target")):
         if obj is None or obj.type != "ARMATURE":
@@ -100,6 +113,8 @@ def bake_retarget(
         bone_map,
         scale_root_motion=scale_root_motion,
         feet_on_ground=feet_on_ground,
+        contacts=source_contacts(source, frames) if lock_feet else None,
+        fps=bpy.context.scene.render.fps / bpy.context.scene.render.fps_base,
     )
     _reset_pose(target)
     for name in motion.bones:

@@ -17,6 +17,10 @@ Transfer, per mapped SMPL joint j (source bone j, target bone t_j), all in world
 - Root motion: the pelvis head moves by the source's displacement from rest times the leg-length ratio (thigh plus
   shin); optionally the height is corrected per frame so the lowest mapped foot joint rises exactly as the source's
   (scaled), which keeps feet that touch the ground on it. Blender's world up is +Z.
+- Planted feet (the source's foot contacts, when given): the character's legs differ from the source's, so a foot
+  locked on the source would slide on the character; the same lock (`smpl_rig.foot_lock.leg_corrections`: anchors,
+  a small root shift, two-bone IK on the mapped thigh and shin) runs again on the character, last, so that nothing
+  after it (the feet-on-ground correction included) moves a planted foot.
 """
 
 from collections.abc import Mapping, Sequence
@@ -24,12 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smpl_rig.foot_lock import leg_corrections
 from smpl_rig.rig_pose import TAIL_CHILD
 from smpl_rig.rotations import make_quaternions_continuous, matrix_to_quaternion
 from smpl_rig.skeleton import JOINT_NAMES, PARENTS
 
 FOOT_JOINTS = ("L_Ankle", "R_Ankle", "L_Foot", "R_Foot")
-LEG_CHAINS = (("L_Hip", "L_Knee", "L_Ankle"), ("R_Hip", "R_Knee", "R_Ankle"))
+LEG_CHAINS = (("L_Hip", "L_Knee", "L_Ankle"), ("R_Hip", "R_Knee", "R_Ankle"))  # left, right: as contacts
 UP_JOINTS = ("Neck", "Spine3", "Head", "Spine2", "Spine1")  # the first mapped one gives the body's up direction
 _MIN_LENGTH = 1e-5  # world units: shorter directions are treated as degenerate
 
@@ -157,11 +162,15 @@ def retarget(
     bone_map: Mapping[str, str],
     scale_root_motion: bool = True,
     feet_on_ground: bool = False,
+    contacts: np.ndarray | None = None,
+    fps: float = 30.0,
 ) -> RetargetedMotion:
     """Transfer the source's motion onto `target`.
 
     source: armature whose bones are named as SMPL joints; source_pose: its armature-space pose matrices (N, S, 4, 4)
-    (see `pose_matrices`); bone_map: SMPL joint -> target bone, must include "Pelvis".
+    (see `pose_matrices`) on consecutive frames; bone_map: SMPL joint -> target bone, must include "Pelvis";
+    contacts: (N, 2) bool, the source's left and right foot planted: those feet are locked on the target too (when
+    both legs are mapped); fps: the frames' rate, for the lock's blending.
     """
     if "Pelvis" not in bone_map:
         raise ValueError("The bone map has no bone for Pelvis: map the hips bone that carries the root motion.")
@@ -197,6 +206,13 @@ def retarget(
             (pelvis_world[:, None, 2] + feet_from_pelvis[..., 2]).min(axis=1) - tgt_rest_head[feet_tgt, 2].min()
         )
         pelvis_world = pelvis_world + lift[:, None] * np.array([0.0, 0.0, 1.0])
+    legs = [[target.index(bone_map[j]) for j in chain] for chain in LEG_CHAINS if all(j in bone_map for j in chain)]
+    if contacts is not None and np.any(contacts) and len(legs) == 2:
+        world = dict(zip(tgt.tolist(), np.moveaxis(target_world, 1, 0), strict=True))
+        shift = _lock_feet(target, needed, local, world, target.index(bone_map["Pelvis"]), pelvis_world, legs,
+                           np.asarray(contacts, dtype=bool), fps)
+        pelvis_world = pelvis_world + shift
+        local = _local_rotations(target, needed, world)
     root_bone, root_location = _root_location(target, target.index(bone_map["Pelvis"]), pelvis_world)
     quaternions = make_quaternions_continuous(matrix_to_quaternion(np.stack([local[b] for b in tgt], axis=1)))
     return RetargetedMotion(
@@ -313,6 +329,26 @@ def _offsets_from(
     _, heads = world_pose(target, pose_matrices(target, rotations, None, needed))
     columns = [needed.index(b) for b in bones]
     return heads[:, columns] - heads[:, needed.index(origin), None]
+
+
+def _lock_feet(target: RestArmature, needed: Sequence[int], local: Mapping[int, np.ndarray],
+               world: dict[int, np.ndarray], pelvis: int, pelvis_world: np.ndarray, legs: list[list[int]],
+               contacts: np.ndarray, fps: float) -> np.ndarray:
+    """Lock the target's planted feet: turns its mapped thigh and shin bones in `world` (bone -> world rotations
+    (N, 3, 3)) in place and returns the pelvis's shift (N, 3). The bend axes point to the body's right, the knee
+    flexion axis of a leg that bends forward."""
+    joints = pelvis_world[:, None] + _offsets_from(target, needed, local, pelvis, [b for leg in legs for b in leg])
+    hips, knees, ankles = (joints[:, [k, 3 + k]] for k in range(3))
+    lengths = np.linalg.norm(knees[0] - hips[0], axis=-1) + np.linalg.norm(ankles[0] - knees[0], axis=-1)
+    right = hips[:, 1] - hips[:, 0]
+    right /= np.maximum(np.linalg.norm(right, axis=-1, keepdims=True), 1e-12)
+    shift, thigh_turns, shin_turns = leg_corrections(
+        hips, knees, ankles, np.zeros(contacts.shape), contacts, np.arange(len(contacts)), fps, lengths,
+        np.stack([right, right], axis=1))
+    for side, (hip, knee, _) in enumerate(legs):
+        world[hip] = thigh_turns[:, side] @ world[hip]
+        world[knee] = shin_turns[:, side] @ world[knee]
+    return shift
 
 
 def _root_location(target: RestArmature, pelvis: int, pelvis_world: np.ndarray) -> tuple[int, np.ndarray]:

@@ -8,6 +8,7 @@ Each bone's head is its SMPL joint; tails and rolls come from `smpl_rig.rig_pose
 import bpy
 import numpy as np
 
+from ..camera import CAMERA_TO_BLENDER
 from ..rig_pose import bone_rest_rotations, bone_tails, pose_bone_channels
 from ..skeleton import JOINT_NAMES, PARENTS
 from .action import Curve, new_action, write_curves
@@ -56,13 +57,14 @@ def key_motion(
     pose: np.ndarray,
     trans: np.ndarray,
     rest_joints: np.ndarray,
+    to_blender: np.ndarray = CAMERA_TO_BLENDER,
 ) -> bpy.types.Action:
     """Key every bone's quaternion and the Pelvis location at `frames` (N,) so bone heads follow SMPL FK.
 
-    pose (N, 72) and trans (N, 3) are in VIBE's camera frame; rest_joints (24, 3) are the canonical joints the
-    armature was built from.
+    pose (N, 72) and trans (N, 3) are in VIBE's camera frame, or in the world frame with `to_blender` the identity;
+    rest_joints (24, 3) are the canonical joints the armature was built from.
     """
-    quaternions, root_location = pose_bone_channels(pose, trans, rest_joints, rest_rotations(armature))
+    quaternions, root_location = pose_bone_channels(pose, trans, rest_joints, rest_rotations(armature), to_blender)
     curves: list[Curve] = [
         (f'pose.bones["{name}"].rotation_quaternion', k, name, quaternions[:, j, k])
         for j, name in enumerate(JOINT_NAMES)
@@ -73,3 +75,16 @@ def key_motion(
     action = new_action(armature, f"{armature.name} motion")
     write_curves(action, armature, frames, curves)
     return action
+
+
+CONTACT_PROPERTIES = ("vibe_contact_left", "vibe_contact_right")
+
+
+def key_contacts(armature: bpy.types.Object, frames: np.ndarray, contacts: np.ndarray) -> None:
+    """Key the custom properties `vibe_contact_left`/`_right` (1 where that foot is planted, else 0; constant
+    interpolation) into the armature's action, so the contacts show in the Graph Editor and the N panel."""
+    for name in CONTACT_PROPERTIES:
+        armature[name] = 0.0
+    curves: list[Curve] = [(f'["{name}"]', 0, "Contacts", np.asarray(contacts, dtype=np.float64)[:, k])
+                           for k, name in enumerate(CONTACT_PROPERTIES)]
+    write_curves(armature.animation_data.action, armature, frames, curves, "CONSTANT")
