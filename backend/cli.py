@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from .errors import BackendError
+from .estimators import RUNTIMES
 from .frame_range import parse_frames
 from .pipeline import RunOptions, run
 from .progress import Progress
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None, help="VIBE/TCMR model file to use instead of the data "
                         "folder's own: a file name in the data folder, or a path")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--runtime", choices=list(RUNTIMES), default="auto",
+                        help="what runs VIBE/TCMR: auto (OpenVINO on the CPU when installed, else torch), openvino, "
+                             "or torch (eager, as on the GPU)")
     parser.add_argument("--frames", type=parse_frames, default=(0, None), metavar="START:END",
                         help="frame range to process, END exclusive")
     parser.add_argument("--min-frames", type=non_negative_int, default=25, help="drop people tracked for fewer frames")
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
                          min_frames=args.min_frames, smooth=args.smooth,
-                         detect_every=args.detect_every)
+                         detect_every=args.detect_every, runtime=args.runtime)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:

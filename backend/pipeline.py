@@ -41,15 +41,18 @@ class RunOptions:
     min_frames: int = 25
     smooth: float = 1.5
     detect_every: int = 0  # run the detector on every k-th frame; 0 = 1 for YOLOv3, BUILTIN_DETECT_EVERY otherwise
+    runtime: str = "auto"  # VIBE/TCMR: auto, openvino or torch (backend.estimators.use_runtime)
 
 
 def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     """Run the whole job and write `out_dir/motion.npz`; raises BackendError with an actionable message."""
     device = resolve_device(options.device)
     reader = VideoReader(options.video, start=options.start, end=options.end)
-    estimator, reason = create_estimator(options.estimator, options.data_dir, device, options.checkpoint)
+    estimator, reason = create_estimator(options.estimator, options.data_dir, device, options.checkpoint,
+                                         options.runtime)
     progress.emit(stage="setup", done=1, total=1, estimator=estimator.name, reason=reason, device=device,
-                  frames=reader.num_frames, fps=reader.fps, width=reader.width, height=reader.height)
+                  runtime=getattr(estimator, "runtime", None), frames=reader.num_frames, fps=reader.fps,
+                  width=reader.width, height=reader.height)
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
     tracklets = detect_and_track(reader, detector, options.min_frames, every, progress)

@@ -29,12 +29,15 @@ class VibeModel:
     name = "vibe"
     sequence_chunk: int | None = CHUNK_FRAMES  # frames per GRU sequence in `estimate`; None: one sequence
     context = (0, 0)  # frames before/after a chunk the pipeline must add (VIBE's GRU restarts at chunks: none)
+    encoder_input = (1, 4, FEATURE_SIZE), (0, 1)  # the encoder's input for tracing: (B, T, F), any B and T
 
     def __init__(self, backbone: ResNet50Features, generator: VibeGenerator, device: torch.device, version: str,
                  feature_batch: int = 64) -> None:
         self.backbone = backbone.to(device).eval()
         self.generator = generator.to(device).eval()
+        self.smpl = self.generator.regressor.smpl  # for the pelvis, whatever runs the regressor
         self.device = device
+        self.runtime = "torch"
         self.version = version
         self.feature_batch = feature_batch
 
@@ -66,13 +69,15 @@ class VibeModel:
         parts = []
         step = self.sequence_chunk or len(crops_rgb)
         for start in range(0, len(crops_rgb), step):
-            crops = normalize_imagenet(crops_rgb[start:start + step], self.device)
-            output = self.regress(self.extract_features(crops)[None])
+            crops = crops_rgb[start:start + step]
+            features = torch.cat([self.extract_features(normalize_imagenet(crops[i:i + self.feature_batch],
+                                                                           self.device))
+                                  for i in range(0, len(crops), self.feature_batch)])  # float crops of one batch
+            output = self.regress(features[None])
             parts.append({k: output[k][0].cpu().numpy() for k in ("theta", "kp_3d")})
         theta = np.concatenate([p["theta"] for p in parts])
         with torch.inference_mode():
-            smpl = self.generator.regressor.smpl
-            pelvis = smpl.shape(torch.as_tensor(theta[:, 75:], device=self.device))[1][:, 0].cpu().numpy()
+            pelvis = self.smpl.shape(torch.as_tensor(theta[:, 75:], device=self.device))[1][:, 0].cpu().numpy()
         return {
             "pelvis": pelvis,
             "pose": theta[:, 3:75],
@@ -80,6 +85,21 @@ class VibeModel:
             "cam": theta[:, :3],
             "joints3d": np.concatenate([p["kp_3d"] for p in parts]),
         }
+
+    def use_openvino(self, cache_dir: Path | None = None) -> None:
+        """Run the backbone, the temporal encoder and the regressor (with SMPL) compiled by OpenVINO for the CPU
+        (`backend.openvino_runtime`: same outputs within 1e-4). All three or none: if one fails, the torch modules
+        stay and the error (ImportError, ParityError, OpenVINO's RuntimeError) is raised."""
+        from .openvino_runtime import compile_module
+
+        if self.device.type != "cpu":
+            raise ValueError(f"OpenVINO runs these models on the CPU, not on {self.device}")
+        generator = self.generator
+        parts = (compile_module(self.backbone, (2, 3, CROP_SIZE, CROP_SIZE), (0,), cache_dir),
+                 compile_module(generator.encoder, *self.encoder_input, cache_dir),
+                 compile_module(generator.regressor, (2, FEATURE_SIZE), (0,), cache_dir))
+        self.backbone, generator.encoder, generator.regressor = parts
+        self.runtime = "openvino"
 
 
 def load_vibe(data_dir: str | Path, checkpoint: str = "vibe_model_wo_3dpw.pth.tar",
