@@ -2,7 +2,8 @@
 
 Two streamed passes over the video keep memory bounded whatever its length: the first detects and tracks (boxes
 only), the second crops the tracked people and feeds each tracklet to the estimator in chunks of `CHUNK` frames
-(VIBE's demo restarts its GRU every 450 frames the same way).
+(VIBE's demo restarts its GRU every 450 frames the same way). In each pass decoding (and cropping) runs ahead in a
+thread of its own (`overlap.prefetch`), so a pass takes about as long as its slowest stage, not the sum of them.
 """
 
 import logging
@@ -19,6 +20,7 @@ from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
 from .estimators import create_estimator, resolve_device
+from .overlap import prefetch
 from .progress import Progress
 from .smoothing import smooth_pose, smooth_vectors
 from .tracking import SortTracker, Tracklet, collect_tracklets
@@ -26,6 +28,8 @@ from .video import VideoReader
 
 CHUNK = 450
 BUILTIN_DETECT_EVERY = 4  # the built-in detector is ~10x slower than the estimator; boxes in between interpolated
+DECODE_AHEAD = 4  # frames decoded ahead of the detector (a 4K frame is 25 MB)
+CROPS_AHEAD_BYTES = 256 * 2**20  # crops cut ahead of the estimator: up to a chunk per person, within this budget
 
 
 @dataclass
@@ -83,10 +87,10 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
 def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
                      progress: Progress) -> dict[int, Tracklet]:
     """First pass: detections on every `every`-th frame (and the last), fed to SORT; boxes in between are
-    interpolated, and tracklets shorter than `min_frames` are dropped."""
+    interpolated, and tracklets shorter than `min_frames` are dropped. Frames are decoded ahead of the detector."""
 
     def detections():
-        for i, (frame_id, rgb) in enumerate(reader):
+        for i, (frame_id, rgb) in enumerate(prefetch(reader, DECODE_AHEAD)):
             if i % every == 0 or i == reader.num_frames - 1:
                 yield frame_id, detector.detect(rgb)
             progress.update("detect", i + 1, reader.num_frames)
@@ -130,7 +134,9 @@ class ChunkFeeder:
 
 def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator,
                        progress: Progress) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order.
+    """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order; decoding
+    and cropping run ahead in their own thread, up to a chunk per person (within CROPS_AHEAD_BYTES), so the next
+    chunk is being cut while the estimator works on one.
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
     """
@@ -141,14 +147,20 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
             active[int(frame_id)].append((tid, row))
     feeders = {tid: ChunkFeeder(estimator, len(tracklet.frame_ids)) for tid, tracklet in tracklets.items()}
     last_frame = max(int(t.frame_ids[-1]) for t in tracklets.values())
-    for i, (frame_id, rgb) in enumerate(reader):
-        if frame_id > last_frame:
-            break
-        here = active.get(frame_id, [])
-        if here:
-            boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
-            for (tid, row), crop in zip(here, crop_people(rgb, boxes, crop_scale, crop_size), strict=True):
-                feeders[tid].add(row, crop)
+
+    def cut():
+        for i, (frame_id, rgb) in enumerate(reader):
+            if frame_id > last_frame:
+                return
+            here = active.get(frame_id, [])
+            boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here]) if here else None
+            yield i, here, (crop_people(rgb, boxes, crop_scale, crop_size) if here else ())
+
+    crops_per_frame = max(len(here) for here in active.values())
+    ahead = CROPS_AHEAD_BYTES // (crops_per_frame * crop_size * crop_size * 3)
+    for i, here, crops in prefetch(cut(), depth=max(2, min(CHUNK, ahead))):
+        for (tid, row), crop in zip(here, crops, strict=True):
+            feeders[tid].add(row, crop)
         progress.update("estimate", i + 1, reader.num_frames)
     progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {
