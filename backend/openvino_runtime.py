@@ -12,6 +12,7 @@ The frontend is called directly: `openvino.convert_model` would also send usage 
 it unless the user opted out), which an offline tool must not do.
 """
 
+import copy
 import hashlib
 import inspect
 import json
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 TOLERANCE = 1e-4
@@ -96,12 +98,17 @@ class _Flat(nn.Module):
 
 
 def compile_module(module: nn.Module, example_shape: tuple[int, ...], dynamic: tuple[int, ...],
-                   cache_dir: Path | None = None) -> OpenVinoModule:
+                   cache_dir: Path | None = None, unroll_grus: bool = False) -> OpenVinoModule:
     """`module` (eval mode, float32 input of `example_shape`, any size along the `dynamic` dimensions) compiled for
     the CPU, from the cache when it holds it; a fresh conversion raises ParityError when it does not reproduce the
-    module's outputs (and is not cached then). ImportError without openvino."""
+    module's outputs (and is not cached then). ImportError without openvino.
+
+    `unroll_grus`: convert the module's GRUs (its direct children) as explicit steps (`UnrolledGRU`), for GRUs that
+    always run the same number of steps (TCMR's windows): OpenVINO's GRU node keeps about three copies of the
+    weights, explicit steps one; as fast."""
     core = _openvino_core()
-    folder = Path(cache_dir or cache_root()) / "openvino" / _cache_key(module, example_shape, dynamic)
+    converted = with_unrolled_grus(module) if unroll_grus else module
+    folder = Path(cache_dir or cache_root()) / "openvino" / _cache_key(converted, example_shape, dynamic)
     if (folder / "model.xml").is_file():
         logging.info("OpenVINO: %s from the cache %s", type(module).__name__, folder)
         return _load(core, folder)
@@ -113,7 +120,7 @@ def compile_module(module: nn.Module, example_shape: tuple[int, ...], dynamic: t
         expected = module(check)
     structure = (list(expected) if isinstance(expected, dict)
                  else len(expected) if isinstance(expected, tuple) else None)
-    model = _convert(_Flat(module, structure if isinstance(structure, list) else None), example, dynamic)
+    model = _convert(_Flat(converted, structure if isinstance(structure, list) else None), example, dynamic)
     fast = OpenVinoModule(core.compile_model(model, "CPU", _CONFIG), structure)
     worst = _largest_difference(expected, fast(check))
     if worst > TOLERANCE:
@@ -122,11 +129,57 @@ def compile_module(module: nn.Module, example_shape: tuple[int, ...], dynamic: t
     return _load(core, folder) if _save(model, structure, folder) else fast
 
 
+class UnrolledGRU(nn.Module):
+    """An `nn.GRU` (batch_first, zero initial state) written out as one cell step per frame with the GRU's own
+    weights, PyTorch's gate equations and order (reset, update, new); the input products of all steps at once."""
+
+    def __init__(self, gru: nn.GRU) -> None:
+        super().__init__()
+        if not gru.batch_first:
+            raise ValueError("UnrolledGRU expects a batch_first GRU")
+        self.gru = gru
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, input) -> outputs (B, T, directions * hidden) and final states (layers * directions, B, hidden)."""
+        finals = []
+        for layer in range(self.gru.num_layers):
+            suffixes = ("", "_reverse") if self.gru.bidirectional else ("",)
+            directions = [self._direction(x, f"_l{layer}{suffix}", reverse=bool(suffix)) for suffix in suffixes]
+            x = torch.cat([outputs for outputs, _ in directions], dim=-1)
+            finals += [state for _, state in directions]
+        return x, torch.stack(finals)
+
+    def _direction(self, x: torch.Tensor, suffix: str, reverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        gru = self.gru
+        inputs = F.linear(x, getattr(gru, f"weight_ih{suffix}"), getattr(gru, f"bias_ih{suffix}", None))
+        weight_hh, bias_hh = getattr(gru, f"weight_hh{suffix}"), getattr(gru, f"bias_hh{suffix}", None)
+        state = x.new_zeros(x.shape[0], gru.hidden_size)
+        outputs = []
+        for t in reversed(range(x.shape[1])) if reverse else range(x.shape[1]):
+            input_r, input_z, input_n = inputs[:, t].chunk(3, dim=1)
+            hidden_r, hidden_z, hidden_n = F.linear(state, weight_hh, bias_hh).chunk(3, dim=1)
+            reset, update = torch.sigmoid(input_r + hidden_r), torch.sigmoid(input_z + hidden_z)
+            new = torch.tanh(input_n + reset * hidden_n)
+            state = (1 - update) * new + update * state
+            outputs.append(state)
+        return torch.stack(outputs[::-1] if reverse else outputs, dim=1), state
+
+
+def with_unrolled_grus(module: nn.Module) -> nn.Module:
+    """A shallow copy of `module` (same weights) whose direct `nn.GRU` children are `UnrolledGRU`s."""
+    copied = copy.copy(module)
+    copied._modules = {name: UnrolledGRU(child) if isinstance(child, nn.GRU) else child
+                       for name, child in module._modules.items()}
+    return copied
+
+
 def _openvino_core():
     import openvino as ov
 
     global _core
-    _core = _core or ov.Core()
+    if _core is None:
+        _core = ov.Core()
+        _core.set_property({"ENABLE_MMAP": False})  # read weights, do not map them: the mapping would stay resident
     return _core
 
 
@@ -141,6 +194,7 @@ def _convert(module: nn.Module, example: torch.Tensor, dynamic: tuple[int, ...])
     import openvino as ov
     from openvino.frontend import FrontEndManager
     from openvino.frontend.pytorch.ts_decoder import TorchScriptPythonDecoder
+    from openvino.passes import ConstantFolding, Manager
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # what they warn about, the parity check catches
@@ -149,7 +203,11 @@ def _convert(module: nn.Module, example: torch.Tensor, dynamic: tuple[int, ...])
     model = frontend.load(decoder)
     shape = ov.PartialShape([-1 if i in dynamic else n for i, n in enumerate(example.shape)])
     model.set_partial_shape(model.get_place_by_input_index(0), shape)
-    return frontend.convert(model)
+    converted = frontend.convert(model)
+    passes = Manager()
+    passes.register_pass(ConstantFolding())  # weights stored as used (GRU gates reordered): less memory when compiled
+    passes.run_passes(converted)
+    return converted
 
 
 def _save(model, structure, folder: Path) -> bool:
@@ -177,14 +235,14 @@ def _save(model, structure, folder: Path) -> bool:
 def _cache_key(module: nn.Module, example_shape: tuple[int, ...], dynamic: tuple[int, ...]) -> str:
     """Folder name: the class name and a hash of everything the converted graph depends on: every parameter and
     buffer, every submodule's plain settings (iteration counts, kinematic tree, ...), the source files of the
-    submodules' classes, the input shape and the torch and openvino versions."""
+    submodules' classes and of this module, the input shape and the torch and openvino versions."""
     import openvino
 
     digest = hashlib.sha256(repr((torch.__version__, openvino.__version__, example_shape, dynamic)).encode())
     for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
         digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
         digest.update(memoryview(np.ascontiguousarray(tensor.detach().cpu().numpy())).cast("B"))
-    sources = set()
+    sources = {__file__}  # the conversion itself
     for name, sub in module.named_modules():
         settings = {k: v for k, v in vars(sub).items() if not k.startswith("_") and k != "training"
                     and isinstance(v, int | float | str | bool | list | tuple)}

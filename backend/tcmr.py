@@ -31,6 +31,7 @@ class TcmrModel(VibeModel):
     context = (DEMO_SEQ_LEN // 2, DEMO_SEQ_LEN // 2 - 1)  # a window reaches 8 frames back and 7 ahead
     crop_scale = camera_box_scale = 1.2  # TCMR's demo crops 1.2 times the box and converts its camera with that box
     encoder_input = (2, DEMO_SEQ_LEN, FEATURE_SIZE), (0,)  # the encoder's input for tracing: any number of windows
+    fixed_length_gru = True  # 16-frame windows
 
 
 def load_tcmr(data_dir: str | Path, checkpoint: str = "tcmr_demo_model.pth.tar",

@@ -13,7 +13,7 @@ from backend.errors import BackendError
 from backend.estimators import use_runtime
 from backend.models.resnet import ResNet50Features, normalize_imagenet
 from backend.models.temporal import VibeGenerator
-from backend.openvino_runtime import ParityError, cache_root, compile_module
+from backend.openvino_runtime import ParityError, UnrolledGRU, cache_root, compile_module
 from backend.smpl_layer import load_smpl_layer
 from backend.tcmr import load_tcmr
 from backend.vibe import VibeModel, load_vibe
@@ -134,6 +134,17 @@ def test_cache_is_reused_and_keyed_by_the_weights(tmp_path, monkeypatch):
     assert len(list((tmp_path / "openvino").iterdir())) == 2
     with torch.inference_mode():
         assert torch.allclose(changed(x), module(x), atol=1e-6)
+
+
+@pytest.mark.parametrize(("layers", "bidirectional", "bias"), [(2, True, True), (1, False, False)])
+def test_unrolled_gru_equals_torch_gru(layers, bidirectional, bias):
+    gru = nn.GRU(5, 7, num_layers=layers, bidirectional=bidirectional, bias=bias, batch_first=True).eval()
+    x = torch.randn(3, 6, 5, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected, expected_final = gru(x)
+        outputs, final = UnrolledGRU(gru)(x)
+    torch.testing.assert_close(outputs, expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(final, expected_final, atol=1e-6, rtol=1e-5)
 
 
 class BatchBranch(nn.Module):
