@@ -5,8 +5,9 @@
 A module is traced once on a random example, converted with OpenVINO's PyTorch frontend and compiled for the CPU in
 float32 (OpenVINO would pick bfloat16 on CPUs that have it). The converted model is kept in a user cache folder
 (`cache_root()`), keyed by the module's weights, its settings, the source of its code and the library versions, so a
-later run compiles it in a second instead of converting again. A conversion is checked against the torch module on
-inputs of another size than the traced one before it is used or cached: outputs must agree within `TOLERANCE`.
+later run compiles it in a second instead of converting again; models unused for UNUSED_DAYS are removed. A
+conversion is checked against the torch module on inputs of another size than the traced one before it is used or
+cached: outputs must agree within `TOLERANCE`.
 
 The frontend is called directly: `openvino.convert_model` would also send usage telemetry (openvino-telemetry sends
 it unless the user opted out), which an offline tool must not do.
@@ -21,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from torch import nn
 
 TOLERANCE = 1e-4
 CACHE_ENV = "BLENDER_VIBE_CACHE"  # overrides the cache folder (tests point it at a temporary folder)
+UNUSED_DAYS = 30  # a cached model unused this long is removed when another is written
 _CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 _core = None
 
@@ -184,8 +187,14 @@ def _openvino_core():
 
 
 def _load(core, folder: Path) -> OpenVinoModule:
+    """The cached model compiled; its folder's time is touched, so that pruning keeps what is used."""
     structure = json.loads((folder / "outputs.json").read_text())["structure"]
-    return OpenVinoModule(core.compile_model(core.read_model(folder / "model.xml"), "CPU", _CONFIG), structure)
+    compiled = core.compile_model(core.read_model(folder / "model.xml"), "CPU", _CONFIG)
+    try:
+        os.utime(folder)
+    except OSError:
+        pass
+    return OpenVinoModule(compiled, structure)
 
 
 def _convert(module: nn.Module, example: torch.Tensor, dynamic: tuple[int, ...]):
@@ -229,7 +238,20 @@ def _save(model, structure, folder: Path) -> bool:
             shutil.rmtree(temporary, ignore_errors=True)
         return (folder / "model.xml").is_file()  # another process may have cached the same model meanwhile
     logging.info("OpenVINO: converted model cached in %s", folder)
+    _prune(folder.parent)
     return True
+
+
+def _prune(cache: Path) -> None:
+    """Remove cached models unused for UNUSED_DAYS (other weights, older versions of the code or of OpenVINO)."""
+    oldest = time.time() - UNUSED_DAYS * 86400
+    for entry in cache.iterdir():
+        try:
+            if entry.is_dir() and entry.stat().st_mtime < oldest:
+                shutil.rmtree(entry)
+                logging.info("OpenVINO: removed %s, unused for %d days", entry, UNUSED_DAYS)
+        except OSError:
+            pass
 
 
 def _cache_key(module: nn.Module, example_shape: tuple[int, ...], dynamic: tuple[int, ...]) -> str:

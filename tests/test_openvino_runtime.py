@@ -1,7 +1,9 @@
 """OpenVINO in place of torch eager: same numbers as eager for VIBE and TCMR, the cache, and every fallback."""
 
 import logging
+import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -130,10 +132,13 @@ def test_cache_is_reused_and_keyed_by_the_weights(tmp_path, monkeypatch):
     monkeypatch.undo()
     with torch.no_grad():
         module.linear.bias += 1.0  # other weights: another model
+    long_unused = time.time() - (openvino_runtime.UNUSED_DAYS + 1) * 86400
+    os.utime(cached[0], (long_unused, long_unused))
     changed = compile_module(module, (2, 6), dynamic=(0,), cache_dir=tmp_path)
-    assert len(list((tmp_path / "openvino").iterdir())) == 2
     with torch.inference_mode():
         assert torch.allclose(changed(x), module(x), atol=1e-6)
+    remaining = list((tmp_path / "openvino").iterdir())
+    assert len(remaining) == 1 and remaining[0] != cached[0]  # the new model, and the long unused one removed
 
 
 @pytest.mark.parametrize(("layers", "bidirectional", "bias"), [(2, True, True), (1, False, False)])
