@@ -42,15 +42,6 @@ class ParityError(RuntimeError):
     """The compiled module's outputs differ from the torch module's by more than TOLERANCE."""
 
 
-def available() -> bool:
-    """Whether the openvino package can be imported in this interpreter."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def cache_root() -> Path:
     """$BLENDER_VIBE_CACHE, else the platform's user cache folder: %LOCALAPPDATA%, ~/Library/Caches or
     $XDG_CACHE_HOME (~/.cache), each with blender-vibe/ inside; never the data folder with the licensed files."""
@@ -107,8 +98,8 @@ def compile_module(module: nn.Module, example_shape: tuple[int, ...], dynamic: t
     module's outputs (and is not cached then). ImportError without openvino.
 
     `unroll_grus`: convert the module's GRUs (its direct children) as explicit steps (`UnrolledGRU`), for GRUs that
-    always run the same number of steps (TCMR's windows): OpenVINO's GRU node keeps about three copies of the
-    weights, explicit steps one; as fast."""
+    always run the same number of steps (TCMR's windows): compiled, a GRU node holds about three times its weights in
+    memory, explicit steps about twice; as fast."""
     core = _openvino_core()
     converted = with_unrolled_grus(module) if unroll_grus else module
     folder = Path(cache_dir or cache_root()) / "openvino" / _cache_key(converted, example_shape, dynamic)
