@@ -34,7 +34,9 @@ from torch import nn
 TOLERANCE = 1e-4
 CACHE_ENV = "BLENDER_VIBE_CACHE"  # overrides the cache folder (tests point it at a temporary folder)
 UNUSED_DAYS = 30  # a cached model unused this long is removed when another is written
-_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+# float32 whatever the CPU offers; threads not pinned to cores: pinned ones wait for a core that Blender or another
+# process is busy with (25% slower here when the cores are shared).
+_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "ENABLE_CPU_PINNING": False}
 _core = None
 
 
