@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .console import output_to_log
 from .errors import BackendError
+from .estimators import RUNTIMES
 from .frame_range import parse_frames
 from .pipeline import RunOptions, run
 from .progress import Progress
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None, help="VIBE/TCMR model file to use instead of the data "
                         "folder's own: a file name in the data folder, or a path")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--runtime", choices=list(RUNTIMES), default="auto",
+                        help="what runs VIBE/TCMR: auto (OpenVINO on the CPU when installed, else torch), openvino, "
+                             "or torch (eager, as on the GPU)")
     parser.add_argument("--frames", type=parse_frames, default=(0, None), metavar="START:END",
                         help="frame range to process, END exclusive")
     parser.add_argument("--min-frames", type=non_negative_int, default=25, help="drop people tracked for fewer frames")
@@ -91,7 +95,8 @@ def _run(args: argparse.Namespace, progress: Progress, log_path: Path) -> int:
     options = RunOptions(video=args.video, out_dir=args.out, data_dir=args.data_dir, estimator=args.estimator,
                          checkpoint=args.checkpoint, device=args.device, start=args.frames[0], end=args.frames[1],
                          min_frames=args.min_frames, smooth=args.smooth,
-                         detect_every=args.detect_every, rejoin=args.rejoin, foot_lock=args.foot_lock)
+                         detect_every=args.detect_every, rejoin=args.rejoin, foot_lock=args.foot_lock,
+                         runtime=args.runtime)
     try:
         path, motion = run(options, progress)
     except BackendError as exc:

@@ -3,8 +3,10 @@
 
 Two streamed passes over the video keep memory bounded whatever its length: the first detects and tracks (boxes
 only), the second crops the tracked people and feeds each tracklet to the estimator in chunks of `CHUNK` frames
-(VIBE's demo restarts its GRU every 450 frames the same way). The world step (`smpl_rig.world`) then finds the floor
-and the camera's pose from where the people's feet touch the ground, and locks planted feet.
+(VIBE's demo restarts its GRU every 450 frames the same way). In each pass decoding (and cropping) runs ahead in a
+thread of its own (`overlap.prefetch`), so a pass takes about as long as its slowest stage, not the sum of them. The
+world step (`smpl_rig.world`) then finds the floor and the camera's pose from where the people's feet touch the
+ground, and locks planted feet.
 """
 
 import logging
@@ -27,6 +29,7 @@ from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
 from .estimators import create_estimator, resolve_device
+from .overlap import prefetch
 from .people_summary import THUMBNAIL_SIZE, summarise, thumbnail_frames, write_summary
 from .progress import Progress
 from .smoothing import smooth_pose, smooth_vectors
@@ -36,6 +39,8 @@ from .video import VideoReader
 CHUNK = 450
 BUILTIN_DETECT_EVERY = 4  # the built-in detectors are ~10x slower than the estimator; boxes in between interpolated
 LOST_SECONDS = 1.0  # the tracker keeps a person it no longer sees this long (hidden behind someone)
+DECODE_AHEAD = 4  # frames decoded ahead of the detector (a 4K frame is 25 MB)
+CROPS_AHEAD_BYTES = 256 * 2**20  # crops cut ahead of the estimator: up to a chunk per person, within this budget
 
 
 @dataclass
@@ -53,15 +58,18 @@ class RunOptions:
     detect_every: int = 0  # run the detector on every k-th frame; 0 = 1 for YOLOv3, BUILTIN_DETECT_EVERY otherwise
     rejoin: float = 10.0  # seconds: a person back within this long keeps their id when clearly the same; 0 = never
     foot_lock: bool = True  # keep planted feet in place (in the world frame, when a floor is found)
+    runtime: str = "auto"  # VIBE/TCMR: auto, openvino or torch (backend.estimators.use_runtime)
 
 
 def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     """Run the whole job and write `out_dir/motion.npz`; raises BackendError with an actionable message."""
     device = resolve_device(options.device)
     reader = VideoReader(options.video, start=options.start, end=options.end)
-    estimator, reason = create_estimator(options.estimator, options.data_dir, device, options.checkpoint)
+    estimator, reason = create_estimator(options.estimator, options.data_dir, device, options.checkpoint,
+                                         options.runtime)
     progress.emit(stage="setup", done=1, total=1, estimator=estimator.name, reason=reason, device=device,
-                  frames=reader.num_frames, fps=reader.fps, width=reader.width, height=reader.height)
+                  runtime=getattr(estimator, "runtime", None), frames=reader.num_frames, fps=reader.fps,
+                  width=reader.width, height=reader.height)
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
     camera = CameraRotationTracker(reader.width, reader.height)
@@ -102,12 +110,12 @@ def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int,
     interpolated, and tracklets shorter than `min_frames` are dropped. YOLOv3's detections go to SORT, as in the
     official demo; the built-in detectors' to the ByteTrack-style tracker with clothes' colours, which also re-joins
     a person who comes back within `rejoin_seconds`. `camera` sees every frame and the detections, to estimate the
-    camera's rotation from the background."""
+    camera's rotation from the background. Frames are decoded ahead of the detector."""
     official = detector.name.startswith("yolo")
     tracker = SortTracker() if official else ByteTracker(max_lost=max(1, round(LOST_SECONDS * reader.fps / every)))
 
     def detections():
-        for i, (frame_id, rgb) in enumerate(reader):
+        for i, (frame_id, rgb) in enumerate(prefetch(reader, DECODE_AHEAD)):
             dets = None
             if i % every == 0 or i == reader.num_frames - 1:
                 dets = detector.detect(rgb)
@@ -160,7 +168,9 @@ class ChunkFeeder:
 
 def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator, progress: Progress,
                        thumbnails: dict | None = None) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order.
+    """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order; decoding
+    and cropping run ahead in their own thread, up to a chunk per person (within CROPS_AHEAD_BYTES), so the next
+    chunk is being cut while the estimator works on one.
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
     `thumbnails` {track id: frame id}, if given, gets each person's thumbnail (RGB crop) in place of the frame id.
@@ -172,17 +182,23 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
             active[int(frame_id)].append((tid, row))
     feeders = {tid: ChunkFeeder(estimator, len(tracklet.frame_ids)) for tid, tracklet in tracklets.items()}
     last_frame = max(int(t.frame_ids[-1]) for t in tracklets.values())
-    for i, (frame_id, rgb) in enumerate(reader):
-        if frame_id > last_frame:
-            break
-        here = active.get(frame_id, [])
-        if here:
-            boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here])
-            for (tid, row), crop in zip(here, crop_people(rgb, boxes, crop_scale, crop_size), strict=True):
-                feeders[tid].add(row, crop)
-            for (tid, _), box in zip(here, boxes, strict=True):
+
+    def cut():
+        for i, (frame_id, rgb) in enumerate(reader):
+            if frame_id > last_frame:
+                return
+            here = active.get(frame_id, [])
+            boxes = np.stack([tracklets[tid].bboxes[row] for tid, row in here]) if here else None
+            for (tid, _), box in zip(here, boxes if here else (), strict=True):
                 if thumbnails is not None and isinstance(thumbnails.get(tid), int) and thumbnails[tid] == frame_id:
                     thumbnails[tid] = crop_people(rgb, box[None], 1.2, THUMBNAIL_SIZE)[0]
+            yield i, here, (crop_people(rgb, boxes, crop_scale, crop_size) if here else ())
+
+    crops_per_frame = max(len(here) for here in active.values())
+    ahead = CROPS_AHEAD_BYTES // (crops_per_frame * crop_size * crop_size * 3)
+    for i, here, crops in prefetch(cut(), depth=max(2, min(CHUNK, ahead))):
+        for (tid, row), crop in zip(here, crops, strict=True):
+            feeders[tid].add(row, crop)
         progress.update("estimate", i + 1, reader.num_frames)
     progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {

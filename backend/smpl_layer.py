@@ -76,7 +76,7 @@ class SmplLayer(nn.Module):
             self.register_buffer(name, torch.as_tensor(np.ascontiguousarray(array), dtype=dtype), persistent=False)
 
         buffer("v_template", model.v_template)
-        buffer("shapedirs", model.shapedirs[:, :, :NUM_BETAS])
+        buffer("shapedirs", model.shapedirs[:, :, :NUM_BETAS].reshape(num_verts * 3, NUM_BETAS).T)  # (10, V*3)
         buffer("posedirs", model.posedirs.reshape(num_verts * 3, -1).T)  # (207, V*3), as smplx stores it
         buffer("j_regressor", model.j_regressor)
         buffer("j_regressor_extra", j_regressor_extra)
@@ -88,34 +88,30 @@ class SmplLayer(nn.Module):
 
     def forward(self, betas: torch.Tensor, rotmat: torch.Tensor) -> SmplOutput:
         """betas (B, 10), rotmat (B, 24, 3, 3) local joint rotations (root first) -> posed mesh and joints."""
-        batch = betas.shape[0]
         v_shaped, rest_joints = self.shape(betas)
-        pose_feature = (rotmat[:, 1:] - torch.eye(3, dtype=rotmat.dtype, device=rotmat.device)).reshape(batch, -1)
-        v_posed = v_shaped + (pose_feature @ self.posedirs).reshape(batch, -1, 3)
+        pose_feature = (rotmat[:, 1:] - torch.eye(3, dtype=rotmat.dtype, device=rotmat.device)).flatten(1)
+        v_posed = v_shaped + (pose_feature @ self.posedirs).unflatten(1, (-1, 3))
         world = self._world_transforms(rotmat, rest_joints)
-        posed_joints = world[:, :, :3, 3]
-        # Skinning transforms map rest-pose points: subtract each joint's rotated rest position.
-        skinning = world.clone()
-        skinning[:, :, :3, 3] -= torch.einsum("bjcd,bjd->bjc", world[:, :, :3, :3], rest_joints)
-        per_vertex = torch.einsum("vj,bjcd->bvcd", self.lbs_weights, skinning)
-        vertices = torch.einsum("bvcd,bvd->bvc", per_vertex[..., :3, :3], v_posed) + per_vertex[..., :3, 3]
-        all_joints = torch.cat([
-            posed_joints,
-            vertices[:, self.vertex_joint_ids],
-            torch.einsum("jv,bvc->bjc", self.j_regressor_extra, vertices),
-        ], dim=1)
+        rotation, posed_joints = world[:, :, :3, :3], world[:, :, :3, 3]
+        # Skinning transforms map rest-pose points: subtract each joint's rotated rest position. Blend the 3x3
+        # rotations and the translations of the joints per vertex in one product (B, V, 12); no batched 3x3 matrix
+        # products over vertices (slow in OpenVINO): a multiply and a sum apply them.
+        translation = posed_joints - (rotation * rest_joints[:, :, None]).sum(-1)
+        blended = self.lbs_weights @ torch.cat([rotation.flatten(2), translation], dim=2)
+        vertices = (blended[..., :9].unflatten(2, (3, 3)) * v_posed[:, :, None]).sum(-1) + blended[..., 9:]
+        all_joints = torch.cat([posed_joints, vertices[:, self.vertex_joint_ids], self.j_regressor_extra @ vertices],
+                               dim=1)
         return SmplOutput(vertices, all_joints[:, self.joint_map], posed_joints)
 
     def shape(self, betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 10) betas -> unposed vertices (B, V, 3) and joints (B, 24, 3); the pelvis (joint 0) stays at its
         unposed place under any pose."""
-        v_shaped = self.v_template + torch.einsum("bl,vcl->bvc", betas, self.shapedirs)
-        return v_shaped, torch.einsum("jv,bvc->bjc", self.j_regressor, v_shaped)
+        v_shaped = self.v_template + (betas @ self.shapedirs).unflatten(1, (-1, 3))
+        return v_shaped, self.j_regressor @ v_shaped
 
     def _world_transforms(self, rotmat: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
         """(B, 24, 4, 4) joint-to-world transforms along the kinematic chain."""
-        offsets = rest_joints.clone()
-        offsets[:, 1:] -= rest_joints[:, self.parents[1:]]
+        offsets = torch.cat([rest_joints[:, :1], rest_joints[:, 1:] - rest_joints[:, self.parents[1:]]], dim=1)
         local = torch.cat([rotmat, offsets[..., None]], dim=-1)
         bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=rotmat.dtype, device=rotmat.device)
         local = torch.cat([local, bottom.expand(*local.shape[:2], 1, 4)], dim=-2)

@@ -15,6 +15,7 @@ import torch
 
 from .checkpoints import resolve_device
 from .data_folder import FILES_BY_NAME
+from .models.resnet import FEATURE_SIZE
 from .models.tcmr import DEMO_SEQ_LEN, TcmrGenerator
 from .smpl_layer import load_smpl_layer
 from .vibe import VibeModel, load_generator, load_spin_backbone
@@ -29,6 +30,8 @@ class TcmrModel(VibeModel):
     sequence_chunk = None  # every frame has its own window: regress all crops at once, no restart inside
     context = (DEMO_SEQ_LEN // 2, DEMO_SEQ_LEN // 2 - 1)  # a window reaches 8 frames back and 7 ahead
     crop_scale = camera_box_scale = 1.2  # TCMR's demo crops 1.2 times the box and converts its camera with that box
+    encoder_input = (2, DEMO_SEQ_LEN, FEATURE_SIZE), (0,)  # the encoder's input for tracing: any number of windows
+    fixed_length_gru = True  # 16-frame windows
 
 
 def load_tcmr(data_dir: str | Path, checkpoint: str = "tcmr_demo_model.pth.tar",

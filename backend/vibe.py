@@ -19,6 +19,8 @@ from .models.temporal import VibeGenerator
 from .smpl_layer import load_smpl_layer
 
 CHUNK_FRAMES = 450  # the official demo's batch: one causal GRU sequence per 450 frames of a tracklet
+FEATURE_BATCH = {"cuda": 64, "cpu": 8}  # crops per backbone call: on the CPU 8 run as fast as 64, in 1/8 the memory
+REGRESSOR_BATCH = 64  # frames per regressor call: bounds the memory of SMPL's vertices and skinning
 _SPIN_HEAD_KEYS = ("fc1.", "fc2.", "decpose.", "decshape.", "deccam.", "init_pose", "init_shape", "init_cam", "smpl.")
 _INIT_KEYS = ("regressor.init_pose", "regressor.init_shape", "regressor.init_cam")
 
@@ -29,14 +31,18 @@ class VibeModel:
     name = "vibe"
     sequence_chunk: int | None = CHUNK_FRAMES  # frames per GRU sequence in `estimate`; None: one sequence
     context = (0, 0)  # frames before/after a chunk the pipeline must add (VIBE's GRU restarts at chunks: none)
+    encoder_input = (1, 4, FEATURE_SIZE), (0, 1)  # the encoder's input for tracing: (B, T, F), any B and T
+    fixed_length_gru = False  # the encoder's GRUs run a fixed number of steps (OpenVINO: converted unrolled)
 
     def __init__(self, backbone: ResNet50Features, generator: VibeGenerator, device: torch.device, version: str,
-                 feature_batch: int = 64) -> None:
+                 feature_batch: int | None = None) -> None:
         self.backbone = backbone.to(device).eval()
         self.generator = generator.to(device).eval()
+        self.smpl = self.generator.regressor.smpl  # for the pelvis, whatever runs the regressor
         self.device = device
+        self.runtime = "torch"
         self.version = version
-        self.feature_batch = feature_batch
+        self.feature_batch = feature_batch or FEATURE_BATCH.get(device.type, 64)
 
     @torch.inference_mode()
     def extract_features(self, crops: torch.Tensor) -> torch.Tensor:
@@ -66,13 +72,15 @@ class VibeModel:
         parts = []
         step = self.sequence_chunk or len(crops_rgb)
         for start in range(0, len(crops_rgb), step):
-            crops = normalize_imagenet(crops_rgb[start:start + step], self.device)
-            output = self.regress(self.extract_features(crops)[None])
+            crops = crops_rgb[start:start + step]
+            features = torch.cat([self.extract_features(normalize_imagenet(crops[i:i + self.feature_batch],
+                                                                           self.device))
+                                  for i in range(0, len(crops), self.feature_batch)])  # float crops of one batch
+            output = self.regress(features[None])
             parts.append({k: output[k][0].cpu().numpy() for k in ("theta", "kp_3d")})
         theta = np.concatenate([p["theta"] for p in parts])
         with torch.inference_mode():
-            smpl = self.generator.regressor.smpl
-            pelvis = smpl.shape(torch.as_tensor(theta[:, 75:], device=self.device))[1][:, 0].cpu().numpy()
+            pelvis = self.smpl.shape(torch.as_tensor(theta[:, 75:], device=self.device))[1][:, 0].cpu().numpy()
         return {
             "pelvis": pelvis,
             "pose": theta[:, 3:75],
@@ -81,6 +89,21 @@ class VibeModel:
             "joints3d": np.concatenate([p["kp_3d"] for p in parts]),
         }
 
+    def use_openvino(self, cache_dir: Path | None = None) -> None:
+        """Run the backbone, the temporal encoder and the regressor (with SMPL) compiled by OpenVINO for the CPU
+        (`backend.openvino_runtime`: same outputs within 1e-4). All three or none: if one fails, the torch modules
+        stay and the error (ImportError, ParityError, OpenVINO's RuntimeError) is raised."""
+        from .openvino_runtime import compile_module
+
+        if self.device.type != "cpu":
+            raise ValueError(f"OpenVINO runs these models on the CPU, not on {self.device}")
+        generator = self.generator
+        parts = (compile_module(self.backbone, (2, 3, CROP_SIZE, CROP_SIZE), (0,), cache_dir),
+                 compile_module(generator.encoder, *self.encoder_input, cache_dir, self.fixed_length_gru),
+                 compile_module(generator.regressor, (2, FEATURE_SIZE), (0,), cache_dir))
+        self.backbone, generator.encoder, generator.regressor = parts
+        self.runtime = "openvino"
+
 
 def load_vibe(data_dir: str | Path, checkpoint: str = "vibe_model_wo_3dpw.pth.tar",
               device: str | torch.device = "cpu") -> VibeModel:
@@ -88,7 +111,7 @@ def load_vibe(data_dir: str | Path, checkpoint: str = "vibe_model_wo_3dpw.pth.ta
     folder = Path(data_dir)
     target = resolve_device(device)
     checkpoint_path = folder / checkpoint
-    generator = VibeGenerator(load_smpl_layer(folder))
+    generator = VibeGenerator(load_smpl_layer(folder), frame_batch=REGRESSOR_BATCH)
     load_generator(generator, folder, checkpoint_path, VIBE_MODEL_FILE, target)
     return VibeModel(load_spin_backbone(folder, target), generator, target,
                      version=checkpoint_path.name.removesuffix(".pth.tar"))

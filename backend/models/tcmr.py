@@ -123,6 +123,7 @@ class TcmrGenerator(nn.Module):
         super().__init__()
         self.encoder = TemporalEncoder()
         self.regressor = Regressor(smpl)
+        self.seq_len = self.encoder.seq_len  # kept here: the encoder may be swapped for a compiled one
         self.window_batch = window_batch
         self.edges = edges
 
@@ -131,7 +132,7 @@ class TcmrGenerator(nn.Module):
         batch, frames = features.shape[:2]
         if frames == 0:
             raise ValueError("TCMR needs at least one frame of features")
-        windows = torch.from_numpy(demo_windows(frames, self.encoder.seq_len, self.edges)).to(features.device)
+        windows = torch.from_numpy(demo_windows(frames, self.seq_len, self.edges)).to(features.device)
         parts = []
         for chunk in windows.split(self.window_batch):
             fused, _ = self.encoder(features[:, chunk].flatten(0, 1))  # (B * len(chunk), 16, F) -> (B * len(chunk), F)

@@ -31,13 +31,17 @@ class VibeGenerator(nn.Module):
     The GRU's size defaults to the published models'; training may choose another (MODEL.TGRU in the official code).
     """
 
-    def __init__(self, smpl: SmplLayer, hidden_size: int = 1024, num_layers: int = 2) -> None:
+    def __init__(self, smpl: SmplLayer, hidden_size: int = 1024, num_layers: int = 2,
+                 frame_batch: int | None = None) -> None:
         super().__init__()
         self.encoder = TemporalEncoder(hidden_size, num_layers)
         self.regressor = Regressor(smpl)
+        self.frame_batch = frame_batch  # frames per regressor call (bounds SMPL's memory); None: all at once
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         """features (B, T, 2048) -> the regressor's outputs reshaped to (B, T, ...)."""
         batch, frames = features.shape[:2]
-        output = self.regressor(self.encoder(features).reshape(batch * frames, -1))
-        return {key: value.reshape(batch, frames, *value.shape[1:]) for key, value in output.items()}
+        encoded = self.encoder(features).reshape(batch * frames, -1)
+        parts = [self.regressor(part) for part in encoded.split(self.frame_batch or max(len(encoded), 1))]
+        return {key: torch.cat([part[key] for part in parts]).reshape(batch, frames, *parts[0][key].shape[1:])
+                for key in parts[0]}
