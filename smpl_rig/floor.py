@@ -2,14 +2,16 @@
 
 The plane is n . X + h = 0 with n the unit up direction (pointing from the floor towards the camera's side) and h the
 camera's height above the floor. RANSAC on the contacts' 3D positions finds the floor most of them lie on (jumps and
-steps fall out). The estimators' depths, though, are biased with distance and wobble with the gait, so the plane is
-then refined on the image instead, when the people's ankle and neck pixels are known: an upright person is a
-vertical measuring stick, the planted ankle on its viewing ray at its height above the floor and the neck straight
-above it at its own height, and the plane is the one under which the necks land where the estimator saw them
-(single-view metrology; the scale is the estimated body's). Without those pixels the 3D contacts are fitted by
-Huber-weighted least squares. The contacts of one person walking across the view leave the tilt about their line
-free, so both fits carry a prior on n (the people's mean up direction) of a few degrees' uncertainty. The frames
-of one footstep share their errors, so each contact is weighted as a share of one measurement.
+steps fall out); its inlier band widens with the camera's height above a contact, since an estimator's depth is good to
+a few per cent, not centimetres: a depth off by a share d moves a contact off the floor by d times its height below the
+camera, whatever its distance (0.6 m for 8 % under a CCTV camera 7.5 m up). The estimators' depths, though, are biased
+with distance and wobble with the gait, so the plane is then refined on the image instead, when the people's ankle and
+neck pixels are known: an upright person is a vertical measuring stick, the planted ankle on its viewing ray at its
+height above the floor and the neck straight above it at its own height, and the plane is the one under which the necks
+land where the estimator saw them (single-view metrology; the scale is the estimated body's). Without those pixels the
+3D contacts are fitted by Huber-weighted least squares. The contacts of one person walking across the view leave the
+tilt about their line free, so both fits carry a prior on n (the people's mean up direction) of a few degrees'
+uncertainty. The frames of one footstep share their errors, so each contact is weighted as a share of one measurement.
 """
 
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 RESIDUAL_SCALE = 0.05  # metres: the Huber scale of a contact's distance from the plane
-INLIER_DISTANCE = 0.15  # metres: RANSAC's inlier band (depth errors of ~0.3 m move a foot ~0.1 m off the floor)
+INLIER_DISTANCE = 0.15  # metres: RANSAC's inlier band near the camera (depth errors of ~0.3 m move a foot ~0.1 m)
+DEPTH_ERROR = 0.12  # the estimators' relative depth error a contact may have and still count as on the floor
 MAX_TILT_FROM_PRIOR = np.radians(30.0)  # hypotheses tilted further from the people's up direction are rejected
 PRIOR_DEGREES = 10.0  # the people's mean up direction as a prior on the floor's normal: its uncertainty
 STICK_SCALE = 0.005  # the Huber scale of a neck's reprojection error, in units of the focal length (~6 pixels)
@@ -63,20 +66,27 @@ def fit_floor(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | No
         return None
     rng = np.random.default_rng(seed)
     normals, heights = _hypotheses(points, up_prior, hypotheses, rng)
-    support = weights @ (np.abs(points @ normals.T + heights) < INLIER_DISTANCE)
+    support = weights @ _on_plane(points, normals.T, heights)
     best = int(np.argmax(support))
     normal, height = normals[best], heights[best]
     for _ in range(3):  # refit, then take the inliers of the refined plane
-        inliers = np.abs(points @ normal + height) < INLIER_DISTANCE
+        inliers = _on_plane(points, normal, height)
         normal, height = _refine(points[inliers], weights[inliers], normal, height, up_prior,
                                  np.radians(prior_degrees))
-    inliers = np.abs(points @ normal + height) < INLIER_DISTANCE
+    inliers = _on_plane(points, normal, height)
     if sticks is not None and inliers.sum() >= 3:
         chosen = Sticks(*(np.asarray(values)[inliers] for values in (sticks.ankle_rays, sticks.neck_rays,
                                                                        sticks.ankle_heights, sticks.neck_heights)))
         normal, height = _refine_on_sticks(chosen, weights[inliers], normal, height, up_prior,
                                            np.radians(prior_degrees))
     return Floor(normal=normal, height=float(height), inliers=inliers)
+
+
+def _on_plane(points: np.ndarray, normals: np.ndarray, heights: np.ndarray | float) -> np.ndarray:
+    """Whether points (M, 3) lie on planes n.X + h = 0 (normals (3,) or (3, K), heights () or (K,)) within the
+    inlier band: INLIER_DISTANCE, or DEPTH_ERROR times the point's height below the camera if more."""
+    below = points @ normals
+    return np.abs(below + heights) < np.maximum(INLIER_DISTANCE, DEPTH_ERROR * np.abs(below))
 
 
 def _hypotheses(points: np.ndarray, up_prior: np.ndarray, count: int,
