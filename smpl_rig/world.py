@@ -4,13 +4,13 @@
 1. Everything goes to the first frame's camera frame through the camera's rotations (a panning camera; identity
    for a still one), so that a person standing still under a pan stays still.
 2. Candidate contacts: on every frame, the lower foot of each person (both when level), where it is in view.
-3. The floor: a plane through most candidates (`smpl_rig.floor`), refined with the people as vertical measuring
-   sticks (planted ankle and neck pixels), with their mean up direction (their root orientations' up axes) as a
-   prior on its tilt. Too few candidates, or a floor that few of them lie on: the people stay in the camera frame,
-   and `world_note` says why.
-4. Depth from the floor: a planted ankle is a flat foot's height above the floor, so the ray through the pixel the
-   estimator put it at fixes the person's distance; the factor this puts on the estimator's depth, smoothed robustly
-   over a second (`_depth_scale`), moves each person along their viewing ray. Contacts are then found in the world
+3. The floor: a plane through most candidates (`smpl_rig.floor`), refined with the people as measuring sticks (the
+   sole at the bottom of their box, the neck's pixel; each person's size refined with it), with their mean up
+   direction (their root orientations' up axes) as a prior on its tilt. Too few candidates, or a floor that few of
+   them lie on: the people stay in the camera frame, and `world_note` says why.
+4. Depth from the floor: the rays through a planted ankle's pixel and through the box's bottom meet the floor where
+   the foot is, which fixes the person's distance along their viewing ray; a robust local linear fit over time of
+   these measurements (`_depth_scale`) moves each person along that ray. Contacts are then found in the world
    (`smpl_rig.contacts.planted_feet`), and the depth found again with them.
 5. The world frame: floor z = 0, z up, y the first frame's view direction along the floor; the camera sits at
    height h above the origin. Each person gets `world_pose` (root orientation in the world), `world_root`,
