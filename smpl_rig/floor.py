@@ -6,15 +6,17 @@ steps fall out); its inlier band widens with the camera's height above a contact
 a few per cent, not centimetres: a depth off by a share d moves a contact off the floor by d times its height below the
 camera, whatever its distance (0.6 m for 8 % under a CCTV camera 7.5 m up). The estimators' depths, though, are biased
 with distance and wobble with the gait, so the plane is then refined on the image instead, when the people's ankle and
-neck pixels are known: an upright person is a vertical measuring stick, the planted ankle on its viewing ray at its
-height above the floor and the neck straight above it at its own height, and the plane is the one under which the necks
-land where the estimator saw them (single-view metrology; the scale is the estimated body's). Without those pixels the
+neck pixels are known: an upright person is a vertical measuring stick, the sole on the floor where the ray through the
+bottom of the person's box meets it (the detector's box is good to a pixel or two, small people's estimated legs are
+not) and the neck straight above it at its own height, and the plane is the one under which the necks land where the
+estimator saw them (single-view metrology; the scale is the estimated bodies', each person's own size refined within a
+prior). Without those pixels the
 3D contacts are fitted by Huber-weighted least squares. The contacts of one person walking across the view leave the
 tilt about their line free, so both fits carry a prior on n (the people's mean up direction) of a few degrees'
 uncertainty. The frames of one footstep share their errors, so each contact is weighted as a share of one measurement.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -25,16 +27,21 @@ MAX_TILT_FROM_PRIOR = np.radians(30.0)  # hypotheses tilted further from the peo
 PRIOR_DEGREES = 10.0  # the people's mean up direction as a prior on the floor's normal: its uncertainty
 STICK_SCALE = 0.005  # the Huber scale of a neck's reprojection error, in units of the focal length (~6 pixels)
 STICK_SIDEWAYS = 0.3  # weight of the sideways error: estimated bodies lean in the image less than real ones
+POSED_SHARE = 0.5  # a neck's height over the sole: this share from the frame's posed body, the rest from the person's
+# upright extent (the posed one has the frame's bent knees, the upright one not the estimator's lean: both help)
+STATURE_SPREAD = 0.1  # log: how far a person's true size may be from the estimated body's (people are 1.5-1.95 m)
 
 
 @dataclass(frozen=True)
 class Sticks:
     """Upright people as vertical measuring sticks, one per foot contact (camera frame)."""
 
-    ankle_rays: np.ndarray  # (M, 3) unit rays through the planted ankle's pixel
+    ground_rays: np.ndarray  # (M, 3) unit rays through the bottom centre of the person's box: the sole on the floor
     neck_rays: np.ndarray  # (M, 3) unit rays through the neck's pixel
-    ankle_heights: np.ndarray  # (M,) the ankle above the floor, metres
     neck_heights: np.ndarray  # (M,) the neck above the floor on that upright body, metres
+    offsets: np.ndarray  # (M, 3) the estimated body's neck minus its sole at the box's bottom: the along-floor part
+    # counts (a walker's neck is not above the foot nearest the camera)
+    people: np.ndarray  # (M,) int: which person the stick is (each person's stature is refined with the floor)
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,7 @@ def fit_floor(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | No
                                  np.radians(prior_degrees))
     inliers = _on_plane(points, normal, height)
     if sticks is not None and inliers.sum() >= 3:
-        chosen = Sticks(*(np.asarray(values)[inliers] for values in (sticks.ankle_rays, sticks.neck_rays,
-                                                                       sticks.ankle_heights, sticks.neck_heights)))
+        chosen = Sticks(*(np.asarray(getattr(sticks, f.name))[inliers] for f in fields(Sticks)))
         normal, height = _refine_on_sticks(chosen, weights[inliers], normal, height, up_prior,
                                            np.radians(prior_degrees))
     return Floor(normal=normal, height=float(height), inliers=inliers)
@@ -126,11 +132,17 @@ def _refine(points: np.ndarray, weights: np.ndarray, normal: np.ndarray, height:
     return normal, height
 
 
-def _stick_residuals(sticks: Sticks, normal: np.ndarray, height: float) -> np.ndarray:
+def _stick_residuals(sticks: Sticks, normal: np.ndarray, camera_height: float, statures: np.ndarray) -> np.ndarray:
     """(M, 2) where each neck lands against where it was seen (normalised image coordinates, sideways weighted):
-    the ankle on its ray at its height above the floor n.X + h = 0, the neck straight above it at its height."""
-    reach = (sticks.ankle_heights - height) / (sticks.ankle_rays @ normal)
-    neck = reach[:, None] * sticks.ankle_rays + (sticks.neck_heights - sticks.ankle_heights)[:, None] * normal
+    the sole where its ray meets the floor n.X + h = 0, the neck above it (at its height: the person's upright
+    height and this frame's posed one, mixed by POSED_SHARE) and along the floor by the posed body's offset, all
+    scaled by exp(the person's log stature)."""
+    reach = -camera_height / (sticks.ground_rays @ normal)
+    upright = sticks.offsets @ normal
+    along_floor = sticks.offsets - upright[:, None] * normal
+    height = (1 - POSED_SHARE) * sticks.neck_heights + POSED_SHARE * upright
+    body = height[:, None] * normal + along_floor
+    neck = reach[:, None] * sticks.ground_rays + np.exp(statures[sticks.people])[:, None] * body
     with np.errstate(divide="ignore", invalid="ignore"):
         error = neck[:, :2] / neck[:, 2:] - sticks.neck_rays[:, :2] / sticks.neck_rays[:, 2:]
     return error * [STICK_SIDEWAYS, 1.0]
@@ -138,25 +150,41 @@ def _stick_residuals(sticks: Sticks, normal: np.ndarray, height: float) -> np.nd
 
 def _refine_on_sticks(sticks: Sticks, weights: np.ndarray, normal: np.ndarray, height: float, up_prior: np.ndarray,
                       prior_sigma: float) -> tuple[np.ndarray, float]:
-    """Gauss-Newton on (tilt a, b about two axes perpendicular to `normal`, and h) with Huber weights on the necks'
-    reprojection errors and the prior's tilt as two residuals; numerical derivatives (three parameters)."""
+    """Gauss-Newton on (tilt a, b about two axes perpendicular to `normal`, h, and each person's log stature) with
+    Huber weights on the necks' reprojection errors, the prior's tilt as two residuals and each stature's prior (the
+    estimated body, STATURE_SPREAD); numerical derivatives.
+
+    The estimated bodies are all about as tall, real people are not: were their statures fixed, a tall person near
+    the camera and a short one far away would tilt the floor (4 degrees on the CCTV clip). A person seen at several
+    distances fixes the tilt by themselves, whatever their stature; the statures' prior fixes the overall scale.
+    """
+    people = np.unique(sticks.people, return_inverse=True)[1]
+    sticks = replace(sticks, people=people)
+    statures = np.zeros(people.max() + 1)
     for _ in range(30):
         e1, e2 = _tangents(normal)
-        base = _stick_residuals(sticks, normal, height)
+        base = _stick_residuals(sticks, normal, height, statures)
         ok = np.all(np.isfinite(base), axis=1)
         moved = [_tilt(normal, e1, e2, step * 1e-6) for step in np.eye(3)]
-        jacobian = np.stack([(_stick_residuals(sticks, n, h) - base) / 1e-6 for n, h in
-                             ((n, height + dh) for n, dh in moved)], axis=-1)
+        plane = np.stack([(_stick_residuals(sticks, n, height + dh, statures) - base) / 1e-6 for n, dh in moved],
+                         axis=-1)
+        own = (_stick_residuals(sticks, normal, height, statures + 1e-6) - base) / 1e-6  # each stick's own person
         robust = np.minimum(1.0, STICK_SCALE / np.maximum(np.linalg.norm(base, axis=1), 1e-12))
         w = np.where(ok, weights * robust, 0.0) / STICK_SCALE**2
-        base, jacobian = np.nan_to_num(base), np.nan_to_num(jacobian)
+        base, plane, own = np.nan_to_num(base), np.nan_to_num(plane), np.nan_to_num(own)
+        jacobian = np.zeros((len(base), 2, 3 + len(statures)))
+        jacobian[..., :3] = plane
+        jacobian[np.arange(len(base)), :, 3 + people] = own
         lhs = np.einsum("m,mik,mil->kl", w, jacobian, jacobian)
         rhs = -np.einsum("m,mik,mi->k", w, jacobian, base)
         lhs[:2, :2] += np.eye(2) / prior_sigma**2
         rhs[:2] += np.array([up_prior @ e1, up_prior @ e2]) / prior_sigma**2
+        lhs[3:, 3:] += np.eye(len(statures)) / STATURE_SPREAD**2
+        rhs[3:] -= statures / STATURE_SPREAD**2
         step = np.linalg.solve(lhs, rhs)
-        normal, change = _tilt(normal, e1, e2, step)
+        normal, change = _tilt(normal, e1, e2, step[:3])
         height += change
+        statures += step[3:]
         if np.abs(step).max() < 1e-7:
             break
     return normal, height

@@ -41,6 +41,32 @@ def smooth(values: np.ndarray, frame_ids: np.ndarray, sigma: float, weights: np.
     return out.reshape(values.shape)
 
 
+def local_linear(values: np.ndarray, weights: np.ndarray, frame_ids: np.ndarray, sigma: float) -> np.ndarray:
+    """Weighted local linear regression (N,) of `values` (N,) over time with a Gaussian kernel of `sigma` frames:
+    unlike a moving average it follows a steady trend to the ends of a run and across gaps in the weights (frames
+    of zero weight get the line fitted through their neighbours). Where the weights nearby are too few to fit a line
+    it falls back to their weighted mean; frames with no weight within 4 sigma get NaN."""
+    values, weights = np.asarray(values, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    radius = int(np.ceil(4 * sigma))
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)  # (frame - neighbour)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    out = np.full(len(values), np.nan)
+    for part in contiguous_runs(frame_ids):
+        w, wy = weights[part], weights[part] * np.where(weights[part] > 0, values[part], 0.0)
+
+        def moment(column: np.ndarray, power: int) -> np.ndarray:  # sum over neighbours j of K w (j - i)^power ...
+            return np.convolve(column, kernel * (-offsets) ** power)[radius:radius + len(column)]
+
+        s0, s1, s2, t0, t1 = moment(w, 0), moment(w, 1), moment(w, 2), moment(wy, 0), moment(wy, 1)
+        determinant = s0 * s2 - s1**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            line = (s2 * t0 - s1 * t1) / determinant
+            mean = t0 / s0
+        fits = determinant > 1e-6 * np.maximum(s0 * s2, 1e-300)
+        out[part] = np.where(s0 > 1e-12, np.where(fits, line, mean), np.nan)
+    return out
+
+
 def step_velocities(values: np.ndarray, frame_ids: np.ndarray, fps: float) -> np.ndarray:
     """Per-second change (N, ...) of `values` (N, ..., D) over the step to the previous or to the next frame of the
     same run, whichever is smaller (so a foot is still on the first and the last frame it stands); zero for one-frame

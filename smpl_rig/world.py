@@ -4,13 +4,13 @@
 1. Everything goes to the first frame's camera frame through the camera's rotations (a panning camera; identity
    for a still one), so that a person standing still under a pan stays still.
 2. Candidate contacts: on every frame, the lower foot of each person (both when level), where it is in view.
-3. The floor: a plane through most candidates (`smpl_rig.floor`), refined with the people as vertical measuring
-   sticks (planted ankle and neck pixels), with their mean up direction (their root orientations' up axes) as a
-   prior on its tilt. Too few candidates, or a floor that few of them lie on: the people stay in the camera frame,
-   and `world_note` says why.
-4. Depth from the floor: a planted ankle is a flat foot's height above the floor, so the ray through the pixel the
-   estimator put it at fixes the person's distance; the factor this puts on the estimator's depth, smoothed robustly
-   over a second (`_depth_scale`), moves each person along their viewing ray. Contacts are then found in the world
+3. The floor: a plane through most candidates (`smpl_rig.floor`), refined with the people as measuring sticks (the
+   sole at the bottom of their box, the neck's pixel; each person's size refined with it), with their mean up
+   direction (their root orientations' up axes) as a prior on its tilt. Too few candidates, or a floor that few of
+   them lie on: the people stay in the camera frame, and `world_note` says why.
+4. Depth from the floor: the rays through a planted ankle's pixel and through the box's bottom meet the floor where
+   the foot is, which fixes the person's distance along their viewing ray; a robust local linear fit over time of
+   these measurements (`_depth_scale`) moves each person along that ray. Contacts are then found in the world
    (`smpl_rig.contacts.planted_feet`), and the depth found again with them.
 5. The world frame: floor z = 0, z up, y the first frame's view direction along the floor; the camera sits at
    height h above the origin. Each person gets `world_pose` (root orientation in the world), `world_root`,
@@ -21,21 +21,26 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .contacts import ANKLES, ankle_height, lower_feet, planted_feet, sole_points
+from .contacts import ANKLES, BALL_HEIGHT, BALLS, ankle_height, lower_feet, planted_feet, sole_points
 from .fk import forward_kinematics
 from .floor import Floor, Sticks, fit_floor
 from .foot_lock import lock_feet
 from .motion import Motion, Person, World
 from .perspective import pixel_rays
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .timeline import contiguous_runs, runs_of, smooth
+from .timeline import contiguous_runs, local_linear, runs_of
 
 NECK = 12  # SMPL's Neck joint
 VIBE49_ANKLES, VIBE49_NECK = (14, 11), 1  # left and right ankle, neck among VIBE's 49 joints (OpenPose order)
 MIN_CONTACTS = 20  # foot contacts (person-frames) needed to look for a floor
 MIN_ON_FLOOR = 0.5  # share of the candidates that must lie on the floor found
-DEPTH_RESIDUAL = 0.03  # log factor: the Huber scale of one contact's depth correction about the smoothed one
-DEPTH_SECONDS = 0.2  # Gaussian sigma over which the depth correction is smoothed
+DEPTH_RESIDUAL = 0.03  # log distance: the Huber scale of one measurement of a pelvis's distance about the fitted one
+DEPTH_SECONDS = 0.25  # Gaussian sigma of the local linear fit of the pelvis's distance over time
+OUTLIER_SECONDS = 0.75  # measurements off the fit over this longer sigma by more than OUTLIER_DEPTH (log) are
+OUTLIER_DEPTH = 0.08  # dropped: a jump or a box cut short lifts its bottom off the floor for a few frames
+BOX_WEIGHT = 0.2  # weight per frame of the box's bottom in that fit (a footstep's contact weighs one per frame
+# per second of frames: legs that follow the gait lead, the boxes carry a person whose legs do not)
+PRIOR_WEIGHT = 0.02  # weight per frame of the estimator's own distance (times the person's factor) in that fit
 MAX_DEPTH_CHANGE = 0.5  # the floor may rescale a person's estimated depth by at most this factor either way (log)
 IMAGE_MARGIN = 0.02  # share of the image size: feet closer to its border than this count as out of view
 
@@ -52,6 +57,7 @@ class _Track:
     to_camera: np.ndarray  # (N, 3, 3) first frame's camera -> this frame's camera
     ankle_rays: np.ndarray | None  # (N, 2, 3) rays through the pixels the estimator put the ankles at (None: unknown)
     neck_rays: np.ndarray | None  # (N, 3) the same for the neck
+    ground_rays: np.ndarray | None  # (N, 3) rays through the bottom centre of the person's box (the sole on the floor)
 
 
 def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock: bool = True) -> Motion:
@@ -66,7 +72,7 @@ def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock
     soles = np.concatenate([_soles(track, up)[candidates[pid]] for pid, track in tracks.items()])
     weights = np.concatenate([_footstep_weights(candidates[pid], t.person.frame_ids)[candidates[pid]]
                               for pid, t in tracks.items()])
-    sticks = [_sticks(track, candidates[pid]) for pid, track in tracks.items()]
+    sticks = [_sticks(track, candidates[pid], up, k) for k, (pid, track) in enumerate(tracks.items())]
     count = len(soles)
     if count < MIN_CONTACTS:
         return replace(motion, world=None, foot_lock=False, world_note=(
@@ -114,9 +120,13 @@ def _track(motion: Motion, person: Person, rest: np.ndarray) -> _Track:
     pixels = _seen_pixels(person, motion.width, motion.height)
     rays = None if pixels is None else np.einsum("nij,nkj->nki", to_first, pixel_rays(pixels, motion.width,
                                                                                          motion.height))
+    cx, cy, _, box_height = np.asarray(person.bboxes, dtype=np.float64).T
+    ground = None if rays is None else np.einsum("nij,nj->ni", to_first, pixel_rays(
+        np.stack([cx, cy + box_height / 2], axis=-1), motion.width, motion.height))
     return _Track(person=person, rest=np.asarray(rest, dtype=np.float64), rotation=rotation, root=root,
                   body=joints - joints[:, :1], to_camera=np.swapaxes(to_first, -1, -2),
-                  ankle_rays=None if rays is None else rays[:, :2], neck_rays=None if rays is None else rays[:, 2])
+                  ankle_rays=None if rays is None else rays[:, :2], neck_rays=None if rays is None else rays[:, 2],
+                  ground_rays=ground)
 
 
 def _seen_pixels(person: Person, width: int, height: int) -> np.ndarray | None:
@@ -132,19 +142,30 @@ def _seen_pixels(person: Person, width: int, height: int) -> np.ndarray | None:
                      height / 2 * (1 + sy[:, None] * (joints[..., 1] + ty[:, None]))], axis=-1)
 
 
-def _sticks(track: _Track, contacts: np.ndarray) -> Sticks | None:
-    """The person as a vertical measuring stick on each contact (`smpl_rig.floor.Sticks`): the planted ankle at a
-    flat foot's height, the neck above it by the posed body's neck-to-ankle extent along its own up axis (the
-    median over the contacts: one length per person, bent knees of a walker included)."""
-    if track.ankle_rays is None:
+def _sticks(track: _Track, contacts: np.ndarray, up: np.ndarray, person: int) -> Sticks | None:
+    """The person as a measuring stick on each contact (`smpl_rig.floor.Sticks`): the sole where the box's bottom
+    is, the neck above it by the posed body's neck-to-ankle extent along its own up axis plus a flat foot's ankle
+    height (the median over the contacts: one length per person, bent knees of a walker included)."""
+    if track.neck_rays is None:
         return None
-    ankle_above_sole = ankle_height(track.rest)
     extent = np.einsum("nfk,nk->nf", track.body[:, [NECK]] - track.body[:, list(ANKLES)], track.rotation[:, :, 1])
-    frames, feet = np.nonzero(contacts)
+    frames, _ = np.nonzero(contacts)
     length = np.median(extent[contacts]) if len(frames) else 0.0
-    return Sticks(ankle_rays=track.ankle_rays[frames, feet], neck_rays=track.neck_rays[frames],
-                  ankle_heights=np.full(len(frames), ankle_above_sole),
-                  neck_heights=np.full(len(frames), length + ankle_above_sole))
+    return Sticks(ground_rays=track.ground_rays[frames], neck_rays=track.neck_rays[frames],
+                  neck_heights=np.full(len(frames), length + ankle_height(track.rest)),
+                  offsets=(track.body[:, NECK] - _lowest_sole(track, up))[frames],
+                  people=np.full(len(frames), person))
+
+
+def _lowest_sole(track: _Track, up: np.ndarray) -> np.ndarray:
+    """(N, 3) the estimated body's sole point lowest in the image (where the box's bottom is: below a heel or a ball
+    of the foot, whichever the camera sees lowest), relative to the pelvis."""
+    soles = np.concatenate([track.body[:, list(ANKLES)] - ankle_height(track.rest) * up,
+                            track.body[:, list(BALLS)] - BALL_HEIGHT * up], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seen = np.einsum("nij,nkj->nki", track.to_camera, soles + track.root[:, None])
+        lowest = np.argmax(np.nan_to_num(seen[..., 1] / seen[..., 2], nan=-np.inf), axis=1)
+    return soles[np.arange(len(soles)), lowest]
 
 
 def _to_first_camera(motion: Motion, frame_ids: np.ndarray) -> np.ndarray:
@@ -212,32 +233,53 @@ def _footstep_weights(contacts: np.ndarray, frame_ids: np.ndarray) -> np.ndarray
 
 
 def _depth_scale(track: _Track, contacts: np.ndarray, floor: Floor, frame_ids: np.ndarray, fps: float) -> np.ndarray:
-    """(N,) factor on the pelvis's estimated distance that puts the planted feet on the floor.
+    """(N,) factor on the pelvis's estimated distance that puts the person's feet on the floor.
 
-    A planted ankle is its flat foot's height above the floor, so the ray through the pixel the estimator put it at
-    meets it there: the pelvis is that point minus the body's ankle offset, and k its distance along the pelvis's
-    ray over the estimated one (without the ankles' pixels: k puts the estimated sole on the floor). One contact's k
-    is only as good as the estimated body (a few per cent off, step by step), while the estimators' depth is smooth
-    but off by a factor that drifts (with distance, and with the way the person faces). So log k is smoothed over
-    DEPTH_SECONDS, robustly (Huber weights about the smoothed curve), one footstep weighing as one measurement, and
-    the person's median factor fills the time far from any contact: walking towards the camera gets its length
-    back, without jitter.
+    Two measurements of the pelvis's distance along its ray: a planted ankle is a flat foot's height above the
+    floor, so the ray through the pixel the estimator put it at meets it there and the pelvis is that point minus the
+    body's ankle offset (good where the estimated legs follow the gait); and on every frame the sole at the bottom
+    of the person's box lies on the floor (the detector's box is good to a pixel or two however small the person;
+    the pelvis is that point minus the offset of the estimated body's sole lowest in the image). A walker's pelvis
+    moves smoothly, so the log distance is a robust local linear fit to both over DEPTH_SECONDS (Huber weights about
+    the fitted curve, after dropping those far off a fit over OUTLIER_SECONDS: a person cannot move metres between
+    frames, and a jumper's box leaves the floor), a frame's box weighing BOX_WEIGHT and one footstep as much as a
+    second of single frames; the estimator's own distance times the person's median factor weighs in a little, for
+    frames far from any measurement.
     """
-    scale = _contact_scales(track, floor)
-    usable = contacts & np.isfinite(scale) & (scale > 0)
-    log_scale = np.log(np.where(usable, scale, 1.0))
+    distance = np.linalg.norm(track.root, axis=-1)
+    scales = np.column_stack([_contact_scales(track, floor), _box_scales(track, floor)])  # (N, 3)
+    usable = np.column_stack([contacts, np.ones(len(distance), dtype=bool)]) & np.isfinite(scales) & (scales > 0)
+    log_scale = np.log(np.where(usable, scales, 1.0))
     usable &= np.abs(log_scale) < MAX_DEPTH_CHANGE
     if not usable.any():
-        return np.ones(len(track.root))
-    weights = _footstep_weights(usable, frame_ids) * fps  # one footstep weighs as one second of a single frame
-    fallback = float(np.median(log_scale[usable]))
+        return np.ones(len(distance))
+    weights = np.column_stack([_footstep_weights(usable[:, :2], frame_ids) * fps, usable[:, 2] * BOX_WEIGHT]) * usable
+    prior = float(np.median(log_scale[usable]))
+    log_scale = np.column_stack([log_scale, np.full(len(distance), prior)])
+    weights = np.column_stack([weights, np.full(len(distance), PRIOR_WEIGHT)])
+    measured = np.log(distance)[:, None] + log_scale
     robust = np.ones_like(weights)
-    for _ in range(5):
+    for seconds, outlier in ((OUTLIER_SECONDS, True),) * 3 + ((DEPTH_SECONDS, False),) * 4:
         w = weights * robust
-        per_frame = (w * log_scale).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
-        curve = smooth(per_frame, frame_ids, DEPTH_SECONDS * fps, weights=w.sum(axis=1), fallback=fallback)
-        robust = np.minimum(1.0, DEPTH_RESIDUAL / np.maximum(np.abs(log_scale - curve[:, None]), 1e-12))
-    return np.exp(curve)
+        per_frame = (w * measured).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+        curve = local_linear(per_frame, w.sum(axis=1), frame_ids, seconds * fps)
+        residual = np.abs(measured - curve[:, None])
+        keep = residual < OUTLIER_DEPTH if outlier else robust > 0
+        robust = keep * np.minimum(1.0, DEPTH_RESIDUAL / np.maximum(residual, 1e-12))
+    return np.exp(curve) / distance
+
+
+def _box_scales(track: _Track, floor: Floor) -> np.ndarray:
+    """(N,) the factor on the pelvis's estimated distance that puts the estimated body's sole lowest in the image on
+    the floor where the ray through the box's bottom meets it (NaN where unknown)."""
+    if track.ground_rays is None:
+        return np.full(len(track.root), np.nan)
+    distance = np.linalg.norm(track.root, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = -floor.height / (track.ground_rays @ floor.normal)
+        pelvis = np.where((reach > 0)[:, None], reach[:, None] * track.ground_rays, np.nan) - \
+            _lowest_sole(track, floor.normal)
+        return np.einsum("nk,nk->n", pelvis, track.root / distance[:, None]) / distance
 
 
 def _contact_scales(track: _Track, floor: Floor) -> np.ndarray:

@@ -1,5 +1,7 @@
 """People in a world (numpy): perspective correction, floor, contacts, depth from the floor, foot lock, motion file."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter1d
@@ -12,6 +14,7 @@ from smpl_rig.foot_lock import lock_feet, two_bone_ik
 from smpl_rig.motion import Motion, World, load_motion, save_motion
 from smpl_rig.perspective import correct_root_orientation, official_image_size, pixel_rays, ray_rotations
 from smpl_rig.rotations import axis_angle_to_matrix
+from smpl_rig.timeline import local_linear, smooth
 from smpl_rig.world import place_in_world
 from tests.walking import filmed, jump, pitched_camera, stand, walk
 
@@ -281,3 +284,58 @@ def test_world_scores_of_a_panned_clip_compare_in_the_first_cameras_frame(tmp_pa
     for draw in (draw_top_view, draw_foot_heights):
         path = draw(motion, truth, matches, "synthetic", tmp_path / f"{draw.__name__}.png")
         assert path.stat().st_size > 10_000
+
+
+def test_local_linear_follows_a_trend_to_the_ends_and_across_gaps():
+    frames = np.arange(60)
+    line = 0.1 * frames + 2.0
+    weights = np.ones(60)
+    weights[20:35] = 0.0  # nothing measured here: the line through the neighbours
+    np.testing.assert_allclose(local_linear(line, weights, frames, sigma=5.0), line, atol=1e-9)
+    assert np.abs(smooth(line, frames, 5.0)[:3] - line[:3]).min() > 0.1  # a moving average falls short at the ends
+    lonely = np.zeros(60)
+    lonely[3] = 1.0
+    fitted = local_linear(line, lonely, frames, sigma=2.0)
+    assert np.allclose(fitted[:11], line[3]) and np.isnan(fitted[12:]).all()
+
+
+def seen_as_average(person, scene, height: float):
+    """What an estimator that knows only an average body (1.7 m) reports for somebody `height` tall filmed in `scene`:
+    the same pixels, the body and its distance scaled to 1.7 m; and that body's rest joints."""
+    k = 1.7 / height
+    sx, sy, tx, ty = person.orig_cam.T
+    return replace(person, root=person.root * k, trans=(person.root - scene.rest[0]) * k, joints3d=person.joints3d * k,
+                   orig_cam=np.column_stack([sx / k, sy / k, tx * k, ty * k])), scene.rest * k
+
+
+def test_far_walkers_with_noisy_depth_and_legs_walk_smooth_paths_of_the_right_length():
+    camera = pitched_camera(7.5, 22, width=1280, image_height=720)  # a CCTV camera over a square
+    scenes = (walk((-3.0, 18.0), 60, seconds=6), walk((2.0, 28.0), 200, seconds=6))
+    rng = np.random.default_rng(3)
+    people, rests = [], {}
+    for k, scene in enumerate(scenes):
+        depth_error = noisy_depth(0.08, seed=k)
+        blow_up = 1.0 + 1.5 * (np.abs(np.arange(len(scene.root)) - 90) < 3)  # metres off for a few frames
+        person = filmed(scene, camera, seed=k, depth_error=lambda d, noise=depth_error, spike=blow_up: noise(d) * spike)
+        legs = rng.normal(scale=0.12, size=person.joints3d[:, :12].shape)  # small people's legs miss the gait
+        person.joints3d[:, :12] += legs
+        people.append(person)
+        rests[k + 1] = scene.rest
+    motion = place_in_world(motion_of(*people, camera=camera), rests)
+    assert motion.world.camera_position[0, 2] == pytest.approx(7.5, rel=0.05)
+    for k, scene in enumerate(scenes):
+        root = motion.people[k + 1].world_root
+        assert np.linalg.norm(root - scene.root, axis=1).max() < 0.06 * np.linalg.norm(scene.root[:, :2], axis=1).min()
+        length, true_length = (np.linalg.norm(np.diff(smooth(path[:, :2], scene.frame_ids, 7.5), axis=0), axis=1).sum()
+                               for path in (root, scene.root))  # the paths smoothed over 0.25 s, as the bench does
+        assert length == pytest.approx(true_length, rel=0.1)  # no zig-zag along the viewing ray
+
+
+def test_a_tall_person_near_and_a_short_one_far_do_not_tilt_the_floor():
+    camera = pitched_camera(7.5, 22, width=1280, image_height=720)
+    tall, short = walk((-2.0, 12.0), 30, seconds=6, height=1.85), walk((2.0, 20.0), 20, seconds=6, height=1.6)
+    seen = [seen_as_average(filmed(s, camera, seed=k), s, h) for k, (s, h) in enumerate(((tall, 1.85), (short, 1.6)))]
+    motion = place_in_world(motion_of(*(p for p, _ in seen), camera=camera), {1: seen[0][1], 2: seen[1][1]})
+    forward = motion.world.camera_rotation[0] @ [0.0, 0.0, 1.0]
+    assert np.degrees(np.arcsin(-forward[2])) == pytest.approx(22.0, abs=2.0)  # 16 degrees were they as tall
+    assert motion.world.camera_position[0, 2] == pytest.approx(7.5, rel=0.1)  # the mean stature is a guess

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smpl_rig.contacts import ankle_height
+from smpl_rig.contacts import BALL_HEIGHT, ankle_height
 from smpl_rig.default_skeleton import default_rest_joints
 from smpl_rig.fk import forward_kinematics
 from smpl_rig.foot_lock import two_bone_ik
@@ -147,6 +147,15 @@ def image_consistent(joints: np.ndarray, camera: "Camera") -> tuple[np.ndarray, 
     return relative, orig_cam
 
 
+def outline(joints: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """(N, 28, 3) what a detector's box is drawn around: the world joints (N, 24, 3, z up), the soles below the
+    ankles and the balls of the feet, and the top of the head above the head joint."""
+    soles = np.concatenate([joints[:, [7, 8]] - [0.0, 0.0, ankle_height(rest)],
+                            joints[:, [10, 11]] - [0.0, 0.0, BALL_HEIGHT]], axis=1)
+    crown = joints[:, [15]] + [0.0, 0.0, 0.12]
+    return np.concatenate([joints, soles, crown], axis=1)
+
+
 def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_view: bool = False) -> Person:
     """The person an estimator would report: camera-frame pose and pelvis, boxes; `depth_error(depth) -> factor`
     scales each frame's distance along the pelvis ray (the estimators' depth errors), plus 1 cm pelvis jitter; the
@@ -160,10 +169,10 @@ def filmed(walk: Walk, camera: Camera, depth_error=None, seed: int = 0, crop_vie
         root = root * np.asarray(depth_error(root[:, 2]))[:, None]
     root = root + rng.normal(scale=0.01, size=root.shape)
     rotation = np.swapaxes(camera.rotation, -1, -2) @ axis_angle_to_matrix(walk.pose[:, :3])
-    pixels = camera.project(joints)
+    pixels = camera.project(camera.to_camera(outline(walk.joints(), walk.rest)))
     centre = (pixels.min(axis=1) + pixels.max(axis=1)) / 2
-    side = 1.2 * np.max(pixels.max(axis=1) - pixels.min(axis=1), axis=1)
-    bboxes = np.column_stack([centre, side, side])
+    side = np.max(pixels.max(axis=1) - pixels.min(axis=1), axis=1)
+    bboxes = np.column_stack([centre, side, side])  # the tracker's boxes: square, around the person's outline
     if crop_view:
         from smpl_rig.perspective import ray_rotations
 
