@@ -13,7 +13,8 @@ from smpl_rig.fk import forward_kinematics  # noqa: E402
 from smpl_rig.motion import Motion  # noqa: E402
 from tools.truth import Truth  # noqa: E402
 
-COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+           "tab:cyan", "black")  # distinct up to ten people (tab:gray is the truth)
 
 
 def _compared(motion: Motion, truth: Truth, matches: dict[int, int]):
