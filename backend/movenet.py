@@ -20,7 +20,6 @@ same places). Each detection keeps its 17 keypoints (COCO order, image pixels, s
 """
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import cv2
 import numpy as np
 
 from .detection import box_iou
+from .overlap import available_cores
 
 MAX_PEOPLE_PER_CALL = 6
 NUM_KEYPOINTS = 17
@@ -203,7 +203,7 @@ class MoveNetDetector:
                  sweep_tiles: int = SWEEP_TILES, threads: int | None = None) -> None:
         self.model_path = Path(model_path)
         self.max_side, self.zoom_below, self.sweep_tiles = max_side, zoom_below, sweep_tiles
-        self.threads = threads or min(os.cpu_count() or 1, 4)  # LiteRT's own default is one thread
+        self.threads = threads or min(available_cores(), 4)  # LiteRT's own default is one thread
         self._interpreters: dict[int, tuple] = {}  # input side -> (interpreter, input index, output index)
         self._small = np.zeros((0, 5), dtype=np.float32)  # small people of the last call, original pixels
         self._sweep_next = 0
