@@ -111,9 +111,10 @@ def test_each_known_person_gets_a_window_showing_them_at_the_height_movenet_sees
 
 
 def test_people_crossing_share_a_window_but_a_small_one_behind_them_gets_their_own():
-    boxes = np.array([[500, 200, 560, 360, 0.9],      # two people of 160 px, one half in front of the other
-                      [520, 205, 580, 362, 0.8],
-                      [530, 250, 545, 290, 0.7]])     # far behind, 40 px: another scale
+    tall = PERSON_HEIGHT
+    boxes = np.array([[500, 200, 545, 200 + tall, 0.9],         # two people, one half in front of the other
+                      [515, 203, 560, 203 + tall - 1, 0.8],
+                      [530, 250, 545, 290, 0.7]])               # far behind, 40 px: another scale
     windows = person_windows(boxes)
     assert len(windows) == 2
     assert _holds(windows[0], boxes[0]) and _holds(windows[0], boxes[1]) and windows[0].w == PERSON_WINDOW
