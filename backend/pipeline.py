@@ -10,8 +10,10 @@ ground, and locks planted feet.
 """
 
 import logging
+import time
 from collections import defaultdict
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +76,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
     camera = CameraRotationTracker(reader.width, reader.height)
-    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, options.rejoin, camera)
+    with timed("detection pass"):
+        tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, options.rejoin, camera)
     camera_rotations = camera.result()
     if not tracklets:
         raise BackendError(
@@ -85,7 +88,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
         )
     thumbnails = thumbnail_frames({t: k.frame_ids for t, k in tracklets.items()},
                                   {t: k.bboxes for t, k in tracklets.items()})
-    raw = estimate_tracklets(reader, tracklets, estimator, progress, thumbnails)
+    with timed("estimation pass"):
+        raw = estimate_tracklets(reader, tracklets, estimator, progress, thumbnails)
     if not raw:
         raise BackendError(
             f"The {estimator.name} estimator found no person in any tracked region of {Path(options.video).name}.",
@@ -103,6 +107,15 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     write_summary(options.out_dir, summarise(people), thumbnails)
     progress.update("write", 1, 1)
     return path, motion
+
+
+@contextmanager
+def timed(what: str):
+    """Log how long the block took and how much processor time (all threads) it used: the cores it kept busy."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    logging.info("%s: %.1f s, %.1f s of processor time (%.2f cores)", what, wall, cpu, cpu / max(wall, 1e-9))
 
 
 def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int, progress: Progress,
