@@ -15,7 +15,7 @@ found. And magnified `ZOOM` times, for people under `ZOOM_BELOW`: in the windows
 and in one tile of a magnified grid swept round-robin over the whole frame, which finds small newcomers.
 
 Every call looks at each known person in a window of their own (`person_windows`), scaled so that they stand
-`PERSON_HEIGHT` tall in a `PERSON_WINDOW`-pixel input (a crowd of seven at 720p: a tenth of a full look's pixels).
+`PERSON_HEIGHT` tall in a `PERSON_WINDOW`-pixel input (a crowd of seven at 720p: a fifth of a full look's pixels).
 Known people are those found on the last call and, for `REMEMBER` calls, those not found again (hidden behind
 someone or something: looked for where they were last seen). The calls between full looks also look at strips along
 the picture's sides (`edge_strips`), where people walk in; a newcomer elsewhere is found by the next full look. The
@@ -54,8 +54,8 @@ SWEEP_TILES = 1  # magnified tiles per full look that sweep the whole frame in t
 FULL_EVERY = 6  # calls: the whole frame is looked at on one call in this many (once a second at every 4th frame of 25)
 REMEMBER = 6  # calls: a known person not found again is still looked for where last seen this long (a second)
 EDGE_STRIP = 0.25  # width of the strips along the sides looked at between full looks, of the picture's short side
-PERSON_WINDOW = 192  # input side of a window on one known person ...
-PERSON_HEIGHT = 120  # ... in which they stand this tall (MoveNet misses people under ~80 px)
+PERSON_WINDOW = 256  # input side of a window on one known person (MoveNet's own training size) ...
+PERSON_HEIGHT = 160  # ... in which they stand this tall (smaller windows miss more half-hidden people)
 
 
 @dataclass(frozen=True)
