@@ -60,7 +60,8 @@ PERSON_HEIGHT = 160  # ... in which they stand this tall (smaller windows miss m
 
 @dataclass(frozen=True)
 class Tile:
-    """A region of the working image: top-left corner, width and height (multiples of STRIDE; may pass the edge)."""
+    """A region of a picture: top-left corner, width and height (may pass the edges). MoveNet is shown tiles whose
+    sides are multiples of STRIDE as they are, and person windows resized to their input size."""
 
     x: int
     y: int
