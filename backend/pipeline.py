@@ -10,7 +10,10 @@ ground, and locks planted feet.
 """
 
 import logging
+import time
 from collections import defaultdict
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +32,7 @@ from .crops import crop_people
 from .detection import create_detector
 from .errors import BackendError, NothingFound
 from .estimators import create_estimator, resolve_device
-from .overlap import prefetch
+from .overlap import Workers, available_cores, prefetch
 from .people_summary import THUMBNAIL_SIZE, summarise, thumbnail_frames, write_summary
 from .progress import Progress
 from .smoothing import smooth_pose, smooth_vectors
@@ -73,7 +76,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     detector = create_detector(options.data_dir, device)
     every = options.detect_every or (1 if detector.name.startswith("yolo") else BUILTIN_DETECT_EVERY)
     camera = CameraRotationTracker(reader.width, reader.height)
-    tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, options.rejoin, camera)
+    with timed("detection pass"):
+        tracklets = detect_and_track(reader, detector, options.min_frames, every, progress, options.rejoin, camera)
     camera_rotations = camera.result()
     if not tracklets:
         raise BackendError(
@@ -84,7 +88,8 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
         )
     thumbnails = thumbnail_frames({t: k.frame_ids for t, k in tracklets.items()},
                                   {t: k.bboxes for t, k in tracklets.items()})
-    raw = estimate_tracklets(reader, tracklets, estimator, progress, thumbnails)
+    with timed("estimation pass"):
+        raw = estimate_tracklets(reader, tracklets, estimator, progress, thumbnails)
     if not raw:
         raise BackendError(
             f"The {estimator.name} estimator found no person in any tracked region of {Path(options.video).name}.",
@@ -102,6 +107,15 @@ def run(options: RunOptions, progress: Progress) -> tuple[Path, Motion]:
     write_summary(options.out_dir, summarise(people), thumbnails)
     progress.update("write", 1, 1)
     return path, motion
+
+
+@contextmanager
+def timed(what: str):
+    """Log how long the block took and how much processor time (all threads) it used: the cores it kept busy."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    logging.info("%s: %.1f s, %.1f s of processor time (%.2f cores)", what, wall, cpu, cpu / max(wall, 1e-9))
 
 
 def detect_and_track(reader: VideoReader, detector, min_frames: int, every: int, progress: Progress,
@@ -137,15 +151,22 @@ class ChunkFeeder:
     """Feeds one tracklet's crops to the estimator in chunks of `CHUNK` frames, as they are cut, so memory stays
     bounded. An estimator with `context = (before, after)` (TCMR's 16-frame windows) also gets that many frames of
     the neighbouring chunks and keeps only the chunk's own outputs, so chunk edges match one long sequence; VIBE has
-    no context: its GRU restarts every chunk, as in the official demo."""
+    no context: its GRU restarts every chunk, as in the official demo. Chunks go to `workers` (several tracklets'
+    chunks estimated at once when the estimator allows it); `results` waits for them."""
 
-    def __init__(self, estimator, num_rows: int) -> None:
+    def __init__(self, estimator, num_rows: int, workers: Workers | None = None) -> None:
         self.estimator = estimator
+        self.workers = workers or Workers(1)
         self.before, self.after = getattr(estimator, "context", (0, 0))
         self.num_rows = num_rows
         self.pending: list[tuple[int, np.ndarray]] = []  # (row, crop) not estimated yet
         self.past: list[tuple[int, np.ndarray]] = []  # the previous chunk's last `before` crops
-        self.results: list[tuple[list[int], dict[str, np.ndarray]]] = []
+        self.chunks: list[tuple[list[int], Future]] = []  # rows, and their outputs to come (None: nobody seen)
+
+    @property
+    def results(self) -> list[tuple[list[int], dict[str, np.ndarray]]]:
+        """(rows, outputs) of every chunk in which the estimator saw someone, in order (waits for them)."""
+        return [(rows, out) for rows, future in self.chunks if (out := future.result()) is not None]
 
     def add(self, row: int, crop: np.ndarray) -> None:
         self.pending.append((row, crop))
@@ -156,14 +177,19 @@ class ChunkFeeder:
     def _estimate(self, chunk: list[tuple[int, np.ndarray]]) -> None:
         ahead = self.pending[len(chunk):len(chunk) + self.after]
         rows = [row for row, _ in chunk]
-        try:
-            out = self.estimator.estimate(np.stack([crop for _, crop in self.past + chunk + ahead]))
-            own = slice(len(self.past), len(self.past) + len(chunk))
-            self.results.append((rows, {key: value[own] for key, value in out.items()}))
-        except NothingFound as exc:
-            logging.info("rows %d-%d dropped: %s", rows[0], rows[-1], exc)
+        crops = np.stack([crop for _, crop in self.past + chunk + ahead])
+        own = slice(len(self.past), len(self.past) + len(chunk))
+        self.chunks.append((rows, self.workers.submit(self._outputs, crops, own, rows)))
         self.past = chunk[max(len(chunk) - self.before, 0):]
         self.pending = self.pending[len(chunk):]
+
+    def _outputs(self, crops: np.ndarray, own: slice, rows: list[int]) -> dict[str, np.ndarray] | None:
+        try:
+            out = self.estimator.estimate(crops)
+        except NothingFound as exc:
+            logging.info("rows %d-%d dropped: %s", rows[0], rows[-1], exc)
+            return None
+        return {key: value[own] for key, value in out.items()}
 
 
 def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], estimator, progress: Progress,
@@ -171,6 +197,9 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
     """Second pass: crop every tracked person and feed the estimator each tracklet's crops in frame order; decoding
     and cropping run ahead in their own thread, up to a chunk per person (within CROPS_AHEAD_BYTES), so the next
     chunk is being cut while the estimator works on one.
+
+    An estimator with `concurrency` > 1 (the default estimator) gets chunks of several tracklets at once, in threads,
+    up to that many and the cores available (`overlap.available_cores`); each call's output is what it would be alone.
 
     Returns {track id: (rows kept, outputs)}; a chunk where the estimator sees nobody (NothingFound) is dropped.
     `thumbnails` {track id: frame id}, if given, gets each person's thumbnail (RGB crop) in place of the frame id.
@@ -180,7 +209,6 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
     for tid, tracklet in tracklets.items():
         for row, frame_id in enumerate(tracklet.frame_ids):
             active[int(frame_id)].append((tid, row))
-    feeders = {tid: ChunkFeeder(estimator, len(tracklet.frame_ids)) for tid, tracklet in tracklets.items()}
     last_frame = max(int(t.frame_ids[-1]) for t in tracklets.values())
 
     def cut():
@@ -196,15 +224,18 @@ def estimate_tracklets(reader: VideoReader, tracklets: dict[int, Tracklet], esti
 
     crops_per_frame = max(len(here) for here in active.values())
     ahead = CROPS_AHEAD_BYTES // (crops_per_frame * crop_size * crop_size * 3)
-    for i, here, crops in prefetch(cut(), depth=max(2, min(CHUNK, ahead))):
-        for (tid, row), crop in zip(here, crops, strict=True):
-            feeders[tid].add(row, crop)
-        progress.update("estimate", i + 1, reader.num_frames)
+    with Workers(max(1, min(getattr(estimator, "concurrency", 1), available_cores()))) as workers:
+        feeders = {tid: ChunkFeeder(estimator, len(tracklet.frame_ids), workers) for tid, tracklet in tracklets.items()}
+        for i, here, crops in prefetch(cut(), depth=max(2, min(CHUNK, ahead))):
+            for (tid, row), crop in zip(here, crops, strict=True):
+                feeders[tid].add(row, crop)
+            progress.update("estimate", i + 1, reader.num_frames)
+        results = {tid: feeder.results for tid, feeder in feeders.items()}
     progress.update("estimate", reader.num_frames, reader.num_frames)  # also when the tracks end before the video
     return {
-        tid: (np.concatenate([rows for rows, _ in feeder.results]),
-              {k: np.concatenate([out[k] for _, out in feeder.results]) for k in feeder.results[0][1]})
-        for tid, feeder in feeders.items() if feeder.results
+        tid: (np.concatenate([rows for rows, _ in chunks]),
+              {k: np.concatenate([out[k] for _, out in chunks]) for k in chunks[0][1]})
+        for tid, chunks in results.items() if chunks
     }
 
 

@@ -9,6 +9,7 @@ from backend.crops import crop_people
 from backend.default_estimator import DefaultEstimator
 from backend.default_estimator.landmarks import detect_landmarks
 from backend.errors import BackendError, NothingFound
+from backend.overlap import Workers
 from smpl_rig.camera import crop_cam_to_orig_cam
 from smpl_rig.default_skeleton import default_rest_joints
 from smpl_rig.fk import forward_kinematics
@@ -124,3 +125,16 @@ def test_small_people_get_poses_close_to_the_full_size_ones():
         joints = estimator.estimate(crops)["joints3d"]
         errors[height] = mpjpe(center_on_hips(common_joints(joints)), center_on_hips(common_joints(truth))).mean()
     assert errors[60] < 130 and errors[150] < 115, errors  # 106 and 95 mm here; 97 mm for the full-size clip
+
+
+def test_calls_in_threads_give_the_results_of_calls_alone(photo_run):
+    """The pipeline estimates several tracklets at once (`concurrency`): each call keeps its own BlazePose graph."""
+    _, _, crops, alone = photo_run
+    estimator = DefaultEstimator()
+    assert estimator.concurrency >= 1
+    reversed_alone = estimator.estimate(crops[::-1].copy())
+    with Workers(2) as workers:
+        futures = [workers.submit(estimator.estimate, c) for c in (crops, crops[::-1].copy())]
+        together = [f.result() for f in futures]
+    for expected, got in zip((alone, reversed_alone), together, strict=True):
+        assert all(np.array_equal(expected[key], got[key]) for key in expected)

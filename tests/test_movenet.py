@@ -8,13 +8,18 @@ from backend.detector_model import find_model
 from backend.movenet import (
     MAX_PEOPLE_PER_CALL,
     NUM_KEYPOINTS,
+    PERSON_HEIGHT,
+    PERSON_WINDOW,
     STRIDE,
+    ZOOM,
     MoveNetDetector,
     People,
     Tile,
     cover_tiles,
     decode_output,
+    edge_strips,
     merge_tiles,
+    person_windows,
     touches_inner_edge,
     with_keypoint_extent,
 )
@@ -85,9 +90,46 @@ def test_boxes_grow_to_the_keypoints_and_a_guessed_ankle():
     assert box[3] >= 360 and box[1] < 100 and box[0] <= 80  # a shin below the knee, plus the foot
 
 
-@pytest.fixture(scope="module")
+def _holds(window, box, margin=1 / 8):
+    inner = (window.x + window.w * margin, window.y + window.h * margin,
+             window.x + window.w * (1 - margin), window.y + window.h * (1 - margin))
+    return inner[0] <= box[0] and inner[1] <= box[1] and box[2] <= inner[2] and box[3] <= inner[3]
+
+
+def test_each_known_person_gets_a_window_showing_them_at_the_height_movenet_sees_best():
+    boxes = np.array([[100, 100, 140, 180, 0.9],      # 80 px: magnified twice
+                      [400, 50, 480, 290, 0.9],       # 240 px: shrunk
+                      [900, 300, 915, 340, 0.9]])     # 40 px: magnified no more than ZOOM times
+    windows = person_windows(boxes)
+    assert len(windows) == 3 and all(w.w == w.h for w in windows)
+    for box in boxes:
+        window = next(w for w in windows if _holds(w, box))
+        height = (box[3] - box[1]) * PERSON_WINDOW / window.w
+        assert height == pytest.approx(min(PERSON_HEIGHT, (box[3] - box[1]) * ZOOM), rel=0.02)
+        centre = (window.x + window.w / 2, window.y + window.h / 2)
+        assert abs(centre[0] - (box[0] + box[2]) / 2) <= 1 and abs(centre[1] - (box[1] + box[3]) / 2) <= 1
+
+
+def test_people_crossing_share_a_window_but_a_small_one_behind_them_gets_their_own():
+    tall = PERSON_HEIGHT
+    boxes = np.array([[500, 200, 545, 200 + tall, 0.9],         # two people, one half in front of the other
+                      [515, 203, 560, 203 + tall - 1, 0.8],
+                      [530, 250, 545, 290, 0.7]])               # far behind, 40 px: another scale
+    windows = person_windows(boxes)
+    assert len(windows) == 2
+    assert _holds(windows[0], boxes[0]) and _holds(windows[0], boxes[1]) and windows[0].w == PERSON_WINDOW
+    assert windows[1].w == PERSON_WINDOW // ZOOM
+
+
+def test_edge_strips_run_along_both_sides():
+    strips = edge_strips(1280, 720)
+    assert [(t.x, t.x + t.w) for t in strips] == [(0, strips[0].w), (1280 - strips[1].w, 1280)]
+    assert all(t.w % STRIDE == 0 and t.h % STRIDE == 0 and t.y == 0 and t.h >= 720 for t in strips)
+
+
+@pytest.fixture
 def movenet():
-    return MoveNetDetector(find_model())
+    return MoveNetDetector(find_model())  # a fresh one: it remembers whom it saw on its last call
 
 
 def _one_detection_per_person(boxes, patches):
@@ -130,3 +172,32 @@ def test_the_detector_is_movenet_without_yolo_weights(tmp_path, monkeypatch):
     assert detector.name == "movenet-multipose"
     frame, patches = crowd_frame([200], width=320, height=240)
     assert box_iou(detector.detect(frame), patches).max() > 0.5
+
+
+@needs_model
+def test_between_full_looks_the_known_people_are_found_in_their_windows(movenet):
+    frame, patches = crowd_frame([300, 60, 200, 80, 150, 100], seed=1)
+    pixels, run = [], movenet._run
+    movenet._run = lambda image, tile, size=None: pixels.append((size or tile.w) * (size or tile.h)) or run(
+        image, tile, size)
+    looked = []
+    for _ in range(movenet.full_every):  # a full look, then looks at the known people
+        found = movenet.detect(frame)
+        per_person, no_stray = _one_detection_per_person(found, patches)
+        assert per_person == [1] * 6 and no_stray, (found.round(), patches)
+        looked.append(sum(pixels) - sum(looked))
+    assert max(looked[1:]) < 0.5 * looked[0], looked
+    assert movenet.calls == len(pixels)
+
+
+@needs_model
+def test_a_newcomer_is_found_by_the_next_full_look_at_the_latest(movenet):
+    frame, patches = crowd_frame([200, 150, 180], seed=3)
+    empty, _ = crowd_frame([], seed=3)
+    alone = empty.copy()
+    x1, y1, x2, y2 = patches[0].astype(int)
+    alone[y1:y2, x1:x2] = frame[y1:y2, x1:x2]
+    movenet.detect(alone)  # knows the first person only
+    found = [movenet.detect(frame) for _ in range(movenet.full_every)]
+    per_person, no_stray = _one_detection_per_person(found[-1], patches)
+    assert per_person == [1, 1, 1] and no_stray, (found[-1].round(), patches)

@@ -1,11 +1,12 @@
-"""prefetch: order, running ahead within its bound, errors at the right item, and a clean stop."""
+"""prefetch: order, running ahead within its bound, errors at the right item, and a clean stop; Workers: calls side
+by side within their count."""
 
 import threading
 from contextlib import nullcontext
 
 import pytest
 
-from backend.overlap import prefetch
+from backend.overlap import Workers, available_cores, prefetch
 
 WAIT = 30  # seconds; only reached when the producer never runs ahead (a failure)
 
@@ -69,3 +70,52 @@ def test_depth_must_be_positive():
     with pytest.raises(ValueError, match="depth"):
         next(prefetch([1, 2], depth=0))
 
+
+
+def test_workers_run_calls_side_by_side():
+    both_running = threading.Barrier(2, timeout=WAIT)  # broken (an error) unless two calls run at the same time
+
+    def call(value):
+        if value < 2:
+            both_running.wait()
+        return value * 10
+
+    with Workers(2) as workers:
+        futures = [workers.submit(call, value) for value in range(6)]
+        assert [f.result() for f in futures] == [0, 10, 20, 30, 40, 50]
+
+
+def test_submit_waits_while_every_worker_is_busy():
+    release, submitted = threading.Event(), threading.Event()
+    with Workers(2) as workers:
+        busy = [workers.submit(release.wait, WAIT) for _ in range(2)]
+        third = threading.Thread(target=lambda: (workers.submit(int), submitted.set()))
+        third.start()
+        assert not submitted.wait(0.5)  # held back while both workers are busy
+        release.set()
+        assert submitted.wait(WAIT) and all(f.result() for f in busy)
+        third.join()
+
+
+def test_one_worker_runs_each_call_at_once_in_the_callers_thread():
+    workers = Workers(1)
+    future = workers.submit(lambda: threading.current_thread())
+    assert future.done() and future.result() is threading.current_thread()
+
+
+def test_a_failed_call_keeps_its_error_for_the_caller():
+    def fail():
+        raise OSError("no disk")
+
+    for count in (1, 2):
+        with Workers(count) as workers:
+            future = workers.submit(fail)
+            with pytest.raises(OSError, match="no disk"):
+                future.result()
+
+
+def test_available_cores_follows_the_thread_variable(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert available_cores() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert available_cores() >= 1

@@ -5,6 +5,7 @@ import pytest
 
 from backend import pipeline
 from backend.errors import NothingFound
+from backend.overlap import Workers
 from backend.pipeline import ChunkFeeder
 
 
@@ -82,3 +83,18 @@ def test_camera_box_scale_converts_the_crop_camera_with_the_box_it_refers_to():
     assert np.allclose(tcmr.orig_cam, crop_cam_to_orig_cam(out["cam"], scaled, 640, 480), atol=1e-6)
     assert np.allclose(tcmr.trans[:, 2] * 1.2, plain.trans[:, 2], rtol=1e-5)  # a 1.2x larger box: 1.2x closer
     assert np.allclose(plain.bboxes, tracklet.bboxes)  # the motion file keeps the tracked boxes
+
+
+def test_chunks_of_several_tracklets_estimated_at_once_give_the_same_results(monkeypatch):
+    monkeypatch.setattr(pipeline, "CHUNK", 5)
+    alone = [feed(WindowEstimator(context=(2, 1)), n)[0].results for n in (7, 12, 3)]
+    with Workers(2) as workers:
+        feeders = [ChunkFeeder(WindowEstimator(context=(2, 1)), n, workers) for n in (7, 12, 3)]
+        for row in range(12):  # rows of the three tracklets interleaved, as frames bring them
+            for feeder in feeders:
+                if row < feeder.num_rows:
+                    feeder.add(row, np.full((2, 2, 3), (row * 7) % 251, dtype=np.uint8))
+        together = [feeder.results for feeder in feeders]
+    for expected, got in zip(alone, together, strict=True):
+        assert [rows for rows, _ in got] == [rows for rows, _ in expected]
+        assert all(np.array_equal(a["x"], b["x"]) for (_, a), (_, b) in zip(expected, got, strict=True))

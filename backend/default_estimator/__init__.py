@@ -11,6 +11,7 @@ from importlib.metadata import version
 import numpy as np
 
 from ..errors import NothingFound
+from ..overlap import available_cores
 from .crop_camera import fit_crop_camera
 from .landmark_rig import landmarks_from_pose
 from .landmarks import detect_landmarks, fill_missing
@@ -25,6 +26,9 @@ class DefaultEstimator:
     def __init__(self, crop_size: int = 256, crop_scale: float = 1.1) -> None:
         self.crop_size = crop_size  # BlazePose's landmark model itself looks at 256 x 256
         self.crop_scale = crop_scale
+        # each call runs a MediaPipe graph of its own, on one core and outside Python's lock: the pipeline may give
+        # it one tracklet per core at once (backend.pipeline.estimate_tracklets)
+        self.concurrency = available_cores()
         self.version = f"blazepose-full (mediapipe {version('mediapipe')})"
 
     def estimate(self, crops_rgb: np.ndarray) -> dict[str, np.ndarray]:
