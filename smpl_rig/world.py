@@ -81,10 +81,15 @@ def place_in_world(motion: Motion, rest_joints: dict[int, np.ndarray], foot_lock
     floor = fit_floor(soles, up, weights, None if any(s is None for s in sticks) else Sticks(
         *(np.concatenate([getattr(s, f.name) for s in sticks]) for f in fields(Sticks))))
     share = floor.inliers.mean() if floor is not None else 0.0
-    if floor is None or share < MIN_ON_FLOOR or floor.height <= 0:
+    if floor is None or share < MIN_ON_FLOOR:
         return replace(motion, world=None, foot_lock=False, world_note=(
             f"No floor: only {share:.0%} of {count} foot contacts lie on one plane (stairs, jumps, or feet out of "
             "view); the people stay in the camera's frame."))
+    if floor.height <= 0:
+        return replace(motion, world=None, foot_lock=False, world_note=(
+            f"No floor: the plane {count} foot contacts lie on passes {-floor.height:.2f} m above the camera (people "
+            "seen from below, or footage cropped or scaled from a larger picture); the people stay in the camera's "
+            "frame."))
     to_world = world_from_camera(floor.normal)
     position = np.array([0.0, 0.0, floor.height])
     people = {pid: _world_person(motion, t, candidates[pid], floor, to_world, position, foot_lock)

@@ -224,6 +224,14 @@ def test_without_visible_feet_the_people_stay_in_the_camera_frame_and_the_note_s
     assert motion.people[1].world_pose is None
 
 
+def test_people_walking_above_the_camera_stay_in_the_camera_frame_and_the_note_says_so():
+    camera = pitched_camera(-1.0, -15)  # a camera below the floor the people walk on, looking up at them
+    scene = walk((-1.5, 6.0), 90)
+    motion = place_in_world(motion_of(filmed(scene, camera), camera=camera), {1: scene.rest})
+    assert motion.world is None and not motion.foot_lock
+    assert "above the camera" in motion.world_note and "camera's frame" in motion.world_note
+
+
 def test_motion_file_keeps_the_world_and_reads_version_1(tmp_path):
     camera = pitched_camera(1.6, 10)
     scene = walk((0.3, 7.0), 180, seconds=2)
