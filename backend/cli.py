@@ -3,32 +3,17 @@
 import argparse
 import faulthandler
 import logging
-import math
 import sys
 import traceback
 from contextlib import ExitStack
 from pathlib import Path
 
+from .arguments import non_negative_float, non_negative_int, parse_frames
 from .console import output_to_log
 from .errors import BackendError
 from .estimators import RUNTIMES
-from .frame_range import parse_frames
 from .pipeline import RunOptions, run
 from .progress import Progress
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number 0 or more, got {text}")
-    return value
 
 
 class _JsonArgumentParser(argparse.ArgumentParser):

@@ -21,12 +21,13 @@ import torch
 from smpl_rig.rotations import axis_angle_to_matrix
 
 from . import metrics
+from .arguments import positive_int
 from .checkpoints import read_checkpoint, resolve_device
 from .data_folder import FILES_BY_NAME, VIBE_MODEL_FILE, data_file, find_vibe_checkpoint
 from .errors import BackendError
 from .models.temporal import VibeGenerator
 from .smpl_layer import load_j_regressor, load_smpl_layer
-from .train import positive_int, run_command
+from .train import run_command
 from .train.data import COMMON_JOINTS, SPIN_JOINTS, load_database, window_starts
 from .vibe import load_generator
 

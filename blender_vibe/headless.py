@@ -17,7 +17,6 @@ prints the progress as the backend's JSON stage lines on stdout, and after the o
 
 import argparse
 import json
-import math
 import shutil
 import sys
 import time
@@ -27,8 +26,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from backend.arguments import non_negative_float, parse_frames, positive_int
 from backend.console import Terminal, output_to_log
-from backend.frame_range import parse_frames
 from backend.people_summary import describe_person
 
 from .export import FBX_PRESETS, export_bvh, export_fbx, export_gltf
@@ -46,20 +45,6 @@ def _people(text: str) -> list[int] | None:
         return parse_person_ids(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _smoothing(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (off) or more, got {text}")
-    return value
-
-
-def _min_frames(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,12 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="video frames to process, from 0, END exclusive (default: all)")
     parser.add_argument("--people", type=_people, default=None, metavar="IDS",
                         help="track ids to import, e.g. 1,3 (default: everyone)")
-    parser.add_argument("--min-frames", type=_min_frames, default=None, metavar="N",
+    parser.add_argument("--min-frames", type=positive_int, default=None, metavar="N",
                         help="leave out people tracked for fewer frames (default: the backend's, 25)")
-    parser.add_argument("--rejoin", type=_smoothing, default=None, metavar="SECONDS",
+    parser.add_argument("--rejoin", type=non_negative_float, default=None, metavar="SECONDS",
                         help="a person back within this time keeps their id when clearly the same (default: the "
                              "backend's, 10); 0 turns it off")
-    parser.add_argument("--smooth", type=_smoothing, default=None,
+    parser.add_argument("--smooth", type=non_negative_float, default=None,
                         help="smoothing strength (Gaussian sigma in frames); 0 turns it off")
     parser.add_argument("--foot-lock", action=argparse.BooleanOptionalAction, default=True,
                         help="keep planted feet in place (when a floor is found; default: on)")

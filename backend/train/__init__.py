@@ -1,7 +1,6 @@
 """VIBE's training side: motion discriminator, losses, databases, trainer (`python -m backend.train --config FILE`)
 and feature extraction (`python -m backend.train.extract`). See docs/training.md."""
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -21,14 +20,6 @@ def run_command(body: Callable[[], None]) -> int:
             print(f"fix: {exc.fix}", file=sys.stderr)
         return 1
     return 0
-
-
-def positive_int(text: str) -> int:
-    """argparse type of counts and sizes: 1 or more."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:

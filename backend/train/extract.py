@@ -22,13 +22,14 @@ import joblib
 import numpy as np
 import torch
 
+from ..arguments import positive_int
 from ..checkpoints import resolve_device
 from ..crops import crop_people
 from ..errors import BackendError
 from ..models.resnet import ResNet50Features, normalize_imagenet
 from ..vibe import load_spin_backbone
 from ..video import VideoReader
-from . import atomic_write, positive_int, run_command
+from . import atomic_write, run_command
 from .data import COMMON_JOINTS, KEYPOINT_BOX_SCALE, SPIN_JOINTS, to_vibe_joints
 
 LABEL_FORMATS = {49: SPIN_JOINTS, 25: SPIN_JOINTS[:25], 14: COMMON_JOINTS}

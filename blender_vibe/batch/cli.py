@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from backend.arguments import non_negative_float, positive_int
+
 from .display import Display, summary_table
 from .inputs import InputError, find_videos
 from .local import available_cpus, default_workers, run_local
@@ -32,27 +34,6 @@ from .video import (
 )
 
 WAITING = "waiting"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 0 (no limit) or more seconds, got {text}")
-    return value
-
-
-def _gpus(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return value
 
 
 def _ray_address(text: str) -> str:
@@ -75,19 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="a video, a folder (searched for videos, subfolders too) or a glob pattern")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="the batch's output folder")
-    parser.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=None, metavar="N",
                         help=f"videos at a time on this machine, each with its share of the {cpus} CPU threads "
                              f"(default: {default_workers(cpus)}, about 4 threads each)")
     parser.add_argument("--ray", type=_ray_address, nargs="?", const=LOCAL, default=None, metavar="ADDRESS",
                         help="run the videos as Ray tasks instead: alone, on a local Ray started for the batch; "
                              "auto, on the running cluster; or the cluster's HOST:PORT. Inputs and outputs must be "
                              "on a path every node sees")
-    parser.add_argument("--cpus-per-video", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--cpus-per-video", type=positive_int, default=None, metavar="N",
                         help="with --ray: CPUs (threads) of each video's task (default: up to 4)")
-    parser.add_argument("--gpus-per-video", type=_gpus, default=None, metavar="G",
+    parser.add_argument("--gpus-per-video", type=non_negative_float, default=None, metavar="G",
                         help="with --ray: GPUs of each video's task, may be a fraction (default: 1 when CUDA is used "
                              "(--device cuda, or auto on a cluster with GPUs), else 0)")
-    parser.add_argument("--timeout", type=_seconds, default=900.0, metavar="SECONDS",
+    parser.add_argument("--timeout", type=non_negative_float, default=900.0, metavar="SECONDS",
                         help="end a video that shows no progress for this long, as hung (default: 900; 0: never)")
     parser.add_argument("--redo", action="store_true", help="process every video again, also finished ones")
     add_video_options(parser)
